@@ -74,6 +74,9 @@ class Dataset:
         object.__setattr__(self, "labels", labels)
         object.__setattr__(self, "class_names", tuple(str(c) for c in self.class_names))
 
+    def __repr__(self) -> str:
+        return f"<Dataset {self.describe()}>"
+
     def __len__(self) -> int:
         return int(self.images.shape[0])
 

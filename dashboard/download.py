@@ -1,0 +1,140 @@
+"""Downloading catalog datasets from their public mirrors.
+
+Each file is streamed to a temporary file beside its destination while its
+decompressed content is hashed; only a file whose SHA-256 matches the catalog is
+renamed into place. A failure on one mirror (unreachable, 404, cut off half-way,
+wrong content) removes the temporary file and tries the next mirror.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import tempfile
+import urllib.error
+import urllib.request
+import zlib
+from collections.abc import Callable
+from pathlib import Path
+
+from dashboard.catalog import CatalogEntry
+from dashboard.errors import DataError
+
+CHUNK = 1 << 16
+TIMEOUT_S = 30.0
+
+Progress = Callable[[int, int | None, str], None]
+
+
+def _download_one(url: str, dest: Path, expected_sha256: str, name: str,
+                  progress: Progress | None, timeout: float) -> None:
+    """Fetch ``url`` into ``dest`` atomically, verifying the decompressed content."""
+    fd, tmp_name = tempfile.mkstemp(prefix=f".{dest.name}.", suffix=".part", dir=dest.parent)
+    tmp = Path(tmp_name)
+    try:
+        with os.fdopen(fd, "wb") as out, urllib.request.urlopen(url, timeout=timeout) as resp:
+            total = resp.headers.get("Content-Length")
+            total = int(total) if total and total.isdigit() else None
+            sha = hashlib.sha256()
+            # wbits=47 inflates gzip or zlib and is fooled by neither; plain files are
+            # hashed as they are.
+            inflater: zlib._Decompress | None = None
+            done = 0
+            if progress:
+                progress(0, total, name)
+            while chunk := resp.read(CHUNK):
+                if done == 0 and inflater is None and chunk[:2] == b"\x1f\x8b":
+                    inflater = zlib.decompressobj(wbits=47)
+                out.write(chunk)
+                sha.update(inflater.decompress(chunk) if inflater else chunk)
+                done += len(chunk)
+                if progress:
+                    progress(done, total, name)
+            if total is not None and done != total:
+                raise DataError(f"{name}: connection closed after {done:,} of {total:,} bytes")
+            if inflater is not None:
+                sha.update(inflater.flush())
+                if not inflater.eof:
+                    raise DataError(f"{name}: the download is truncated (incomplete gzip stream)")
+            out.flush()
+            os.fsync(out.fileno())
+        if sha.hexdigest() != expected_sha256:
+            raise DataError(f"{name}: checksum mismatch (got {sha.hexdigest()[:12]}…, expected "
+                            f"{expected_sha256[:12]}…): the file is corrupt or not the real one")
+        final = dest if inflater is not None else dest.with_name(dest.name.removesuffix(".gz"))
+        os.replace(tmp, final)
+    except zlib.error as exc:
+        raise DataError(f"{name}: corrupt gzip data from the server ({exc})") from None
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+def fetch_dataset(
+    entry: CatalogEntry,
+    data_dir: str | os.PathLike,
+    *,
+    progress: Progress | None = None,
+    timeout: float = TIMEOUT_S,
+) -> Path:
+    """Download the four files of ``entry`` into ``data_dir/<name>/``.
+
+    Files already present and complete are not fetched again. For each missing
+    file the mirrors are tried in order.
+
+    Parameters
+    ----------
+    entry : CatalogEntry
+    data_dir : path-like
+        Parent folder; the files go to ``data_dir/entry.name``.
+    progress : callable, optional
+        ``progress(done_bytes, total_bytes_or_None, file_name)``, called often.
+    timeout : float
+        Seconds a connection may stay silent.
+
+    Returns
+    -------
+    Path
+        The dataset's folder.
+
+    Raises
+    ------
+    DataError
+        If some file could not be fetched from any mirror; the message lists why
+        each mirror failed. Files fetched before the failure are kept.
+    """
+    folder = Path(data_dir) / entry.name
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise DataError(f"cannot create {folder}: {exc.strerror or exc}") from None
+    # A process killed mid-download leaves its temporary file behind; clear it.
+    for stale in folder.glob(".*.part"):
+        stale.unlink(missing_ok=True)
+    for name in entry.file_names:
+        dest = folder / name
+        if dest.is_file() or dest.with_name(name.removesuffix(".gz")).is_file():
+            continue
+        errors = []
+        for mirror in entry.mirrors:
+            url = mirror + name
+            try:
+                _download_one(url, dest, entry.sha256[name], name, progress, timeout)
+                break
+            except DataError as exc:
+                errors.append(f"{url}: {exc}")
+            except urllib.error.HTTPError as exc:
+                errors.append(f"{url}: HTTP {exc.code} {exc.reason}")
+            except urllib.error.URLError as exc:
+                errors.append(f"{url}: {exc.reason}")
+            except (OSError, ValueError) as exc:  # timeouts, resets, bad URLs
+                errors.append(f"{url}: {exc}")
+        else:
+            offline = all("Name or service not known" in e or "resolution" in e
+                          or "unreachable" in e.lower() for e in errors)
+            hint = " This machine seems to have no internet connection." if offline else ""
+            raise DataError(
+                f"could not download {entry.title} ({name}) from any mirror.{hint} "
+                f"Put the files in {folder} by hand, or try again later.\n"
+                + "\n".join(f"  - {e}" for e in errors)
+            )
+    return folder

@@ -1,0 +1,179 @@
+"""What every page shares: the sidebar and the chosen dataset.
+
+Catalog datasets are decoded once per server process (``st.cache_resource``)
+and shared by every session; a user's uploads live in that user's
+``st.session_state`` only. Pages call :func:`current_dataset` and friends and
+never load data themselves.
+"""
+
+# NOTE to page authors: page modules live in dashboard/views/ (``def page() -> None``),
+# never in a folder named ``pages`` beside app.py: that name switches Streamlit to its
+# legacy multipage mode, and AppTest then renders nothing after the first run.
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import streamlit as st
+
+from dashboard.catalog import CATALOG, DIGITS_NAME, DIGITS_TITLE, dataset_names
+from dashboard.dataset import Dataset
+from dashboard.errors import DataError
+from dashboard.loading import PROJECT_DATA_DIR, is_available, load_dataset
+from dashboard.userdata import holdout_split, read_files
+
+SCALES = {"0–255": 255.0, "0–1": 1.0}
+COLORSCALES = ("gray", "gray_r", "Viridis", "Hot", "Blues")
+DEFAULT_DATASET = "mnist"
+UPLOAD_PREFIX = "upload: "
+
+# Session-state keys owned by the shell.
+K_NAME, K_SPLIT, K_SCALE, K_COLORS = "ds_name", "ds_split", "value_scale", "colorscale"
+K_UPLOADS, K_UPLOAD_SEEN, K_NOTICE, K_SWITCH = "uploads", "upload_seen", "ds_notice", "ds_switch_to"
+
+
+@st.cache_resource(show_spinner="Decoding the dataset…", max_entries=8)
+def load_shared(name: str, split: str) -> Dataset:
+    """One decoded copy of a catalog split per server process, shared by all sessions."""
+    return load_dataset(name, split)
+
+
+def _title(name: str) -> str:
+    if name.startswith(UPLOAD_PREFIX):
+        return name
+    return CATALOG[name].title if name in CATALOG else DIGITS_TITLE
+
+
+def _download_with_progress(name: str) -> None:
+    """Fetch a catalog set into data/ with a progress bar in the page."""
+    from dashboard.download import fetch_dataset
+
+    bar = st.progress(0.0, text=f"Downloading {_title(name)}…")
+    last = [-1]
+
+    def report(done: int, total: int | None, fname: str) -> None:
+        pct = int(100 * done / total) if total else 0
+        if pct != last[0]:  # one page update per percent, not per chunk
+            last[0] = pct
+            size = f"{done / 1e6:.1f} of {total / 1e6:.1f} MB" if total else f"{done / 1e6:.1f} MB"
+            bar.progress(min(pct, 100) / 100, text=f"Downloading {fname}: {size}")
+
+    try:
+        fetch_dataset(CATALOG[name], PROJECT_DATA_DIR, progress=report)
+    finally:
+        bar.empty()
+
+
+def _handle_upload(files) -> None:
+    key = tuple((f.name, f.size, getattr(f, "file_id", "")) for f in files)
+    if not files or st.session_state.get(K_UPLOAD_SEEN) == key:
+        return
+    st.session_state[K_UPLOAD_SEEN] = key
+    try:
+        splits = read_files([(f.name, f.getvalue()) for f in files])
+    except DataError as exc:
+        st.session_state[K_NOTICE] = ("error", f"That file was not loaded: {exc}")
+        return
+    label = UPLOAD_PREFIX + os.path.basename(files[0].name)
+    st.session_state.setdefault(K_UPLOADS, {})[label] = splits
+    st.session_state[K_SWITCH] = label
+    first = next(iter(splits.values()))
+    st.session_state[K_NOTICE] = ("success", f"Loaded {first.describe()}.")
+    st.rerun()
+
+
+def sidebar() -> None:
+    """Draw the sidebar (dataset, split, scale, colours, upload) and make sure the
+    chosen dataset is loaded; falls back to the built-in digits when it cannot be."""
+    state = st.session_state
+    if K_SWITCH in state:  # set before the widget exists, as Streamlit requires
+        state[K_NAME] = state.pop(K_SWITCH)
+    uploads = state.get(K_UPLOADS, {})
+    options = [*dataset_names(), *uploads]
+    if state.get(K_NAME) not in options:
+        state[K_NAME] = DEFAULT_DATASET
+    with st.sidebar:
+        st.header("Dataset")
+        name = st.selectbox("Dataset", options, key=K_NAME, format_func=_title)
+        splits = list(uploads[name]) if name in uploads else ["train", "test"]
+        if state.get(K_SPLIT) not in splits:
+            state[K_SPLIT] = splits[0]
+        st.radio("Split", splits, key=K_SPLIT, horizontal=True)
+        st.radio("Values", list(SCALES), key=K_SCALE, horizontal=True,
+                 help="Show pixel values as stored (0–255) or divided by 255 (0–1), "
+                      "as a model is fed them.")
+        st.selectbox("Colour scale", COLORSCALES, key=K_COLORS)
+        with st.expander("Your own data"):
+            files = st.file_uploader(
+                "CSV, NPZ or IDX files", type=None, accept_multiple_files=True, key="upload_files",
+                help="CSV: label, then one column per pixel. NPZ: images + labels arrays. "
+                     "IDX: the image file and its label file together.",
+            )
+            _handle_upload(files or [])
+    notice = state.pop(K_NOTICE, None)
+    if notice:
+        kind, text = notice
+        getattr(st, kind)(text)
+    if name in uploads or name == DIGITS_NAME or is_available(name):
+        return
+    try:
+        _download_with_progress(name)
+    except DataError as exc:
+        state[K_SWITCH] = DIGITS_NAME
+        state[K_NOTICE] = ("warning", (
+            f"{_title(name)} is not on this machine and could not be downloaded "
+            f"(no internet connection?). Showing scikit-learn's built-in 8x8 digits instead. "
+            f"To get {_title(name)}: run `python -m dashboard fetch {name}` where there is "
+            f"internet, or copy its four files ({', '.join(CATALOG[name].file_names)}) "
+            f"into data/{name}/.\n\nDetails: {exc}"
+        ))
+        st.rerun()
+
+
+def current_name() -> str:
+    """Name of the chosen dataset (a catalog name or ``"upload: <file>"``)."""
+    return st.session_state.get(K_NAME, DEFAULT_DATASET)
+
+
+def current_split() -> str:
+    return st.session_state.get(K_SPLIT, "train")
+
+
+def get_split(name: str, split: str) -> Dataset:
+    """A split of a catalog set (shared) or of one of this session's uploads."""
+    uploads = st.session_state.get(K_UPLOADS, {})
+    if name in uploads:
+        return uploads[name][split]
+    return load_shared(name, split)
+
+
+def current_dataset() -> Dataset:
+    """The dataset and split chosen in the sidebar. Shared: never modify it."""
+    return get_split(current_name(), current_split())
+
+
+def train_test() -> tuple[Dataset, Dataset]:
+    """Train and test splits of the chosen set; an upload with one split is held out 80/20."""
+    name = current_name()
+    uploads = st.session_state.get(K_UPLOADS, {})
+    if name in uploads and set(uploads[name]) != {"train", "test"}:
+        cache = st.session_state.setdefault("upload_holdouts", {})
+        if name not in cache:
+            cache[name] = holdout_split(next(iter(uploads[name].values())))
+        return cache[name]
+    return get_split(name, "train"), get_split(name, "test")
+
+
+def value_scale() -> float:
+    """255.0 or 1.0: a pixel is shown as ``pixel * value_scale() / 255``."""
+    return SCALES[st.session_state.get(K_SCALE, "0–255")]
+
+
+def colorscale() -> str:
+    return st.session_state.get(K_COLORS, COLORSCALES[0])
+
+
+def runs_dir() -> Path:
+    """Where training runs are kept: ``$DASHBOARD_RUNS_DIR`` or ``data/runs``."""
+    return Path(os.environ.get("DASHBOARD_RUNS_DIR") or PROJECT_DATA_DIR / "runs")

@@ -1,0 +1,376 @@
+"""Reading datasets that users hold in their own files.
+
+Formats, as people actually keep these sets:
+
+* CSV: the label in the first column, then one column per pixel (row-major),
+  with or without a header row; ``h*w`` must be a square (784 -> 28x28).
+* NumPy ``.npz`` (never unpickled): ``images``/``labels``, ``x``/``y`` or
+  ``X``/``y``, or the split pairs ``x_train``/``y_train`` and ``x_test``/``y_test``;
+  images shaped ``(n, h, w)`` or ``(n, h*w)``; an optional ``class_names`` array.
+* IDX: an image file and its label file, or the four files of an MNIST-style set.
+
+Pixel values must lie in 0-255; floats that all lie in 0-1 are taken as a
+0-1 scale. Every problem raises :class:`~dashboard.errors.DataError` naming the
+line, column or key.
+"""
+
+from __future__ import annotations
+
+import io
+import math
+import os
+import zipfile
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from dashboard.dataset import Dataset
+from dashboard.errors import DataError
+from dashboard.idx import MAX_INFLATE_RATIO, inflate, parse_idx
+from dashboard.loading import default_class_names
+
+Splits = dict[str, Dataset]
+
+# Key pairs looked for in an .npz, in order; each gives (images, labels, split).
+NPZ_LAYOUTS = (
+    (("x_train", "y_train", "train"), ("x_test", "y_test", "test")),
+    (("train_images", "train_labels", "train"), ("test_images", "test_labels", "test")),
+    (("images", "labels", "all"),),
+    (("x", "y", "all"),),
+    (("X", "y", "all"),),
+)
+
+
+def to_pixels(values: np.ndarray, what: str) -> np.ndarray:
+    """Validate numeric pixel values and return them as uint8 0-255.
+
+    ``values`` has samples on axis 0. NaN, infinities and values outside 0-255
+    are refused with the first offending sample named.
+    """
+    if values.dtype == np.uint8:
+        return values
+    if values.dtype == bool or not (np.issubdtype(values.dtype, np.integer)
+                                    or np.issubdtype(values.dtype, np.floating)):
+        raise DataError(f"{what}: pixel values must be numbers, got {values.dtype}")
+    flat = values.reshape(len(values), -1)
+    if np.issubdtype(values.dtype, np.floating):
+        bad = ~np.isfinite(flat)
+        if bad.any():
+            row, col = np.argwhere(bad)[0]
+            raise DataError(f"{what}: sample {row}, pixel {col} is {flat[row, col]} (NaN or infinite)")
+        lo, hi = float(flat.min()), float(flat.max())
+        if lo >= 0.0 and hi <= 1.0 and not np.all(flat == np.round(flat)):
+            # A 0-1 scale, as many pipelines store it.
+            return np.rint(values * 255.0).astype(np.uint8)
+    bad = (flat < 0) | (flat > 255)
+    if bad.any():
+        row, col = np.argwhere(bad)[0]
+        raise DataError(
+            f"{what}: sample {row}, pixel {col} is {flat[row, col]}; pixel values must lie in 0-255"
+        )
+    return np.rint(values).astype(np.uint8) if values.dtype.kind == "f" else values.astype(np.uint8)
+
+
+def to_labels(values: np.ndarray, what: str) -> np.ndarray:
+    """Validate class labels: whole numbers >= 0. Returns int64."""
+    values = np.asarray(values)
+    if values.ndim != 1:
+        raise DataError(f"{what}: labels must be one number per sample, got shape {values.shape}")
+    if np.issubdtype(values.dtype, np.integer):
+        out = values.astype(np.int64)
+    elif np.issubdtype(values.dtype, np.floating):
+        bad = ~np.isfinite(values) | (values != np.round(values))
+        if bad.any():
+            i = int(np.argmax(bad))
+            raise DataError(f"{what}: label of sample {i} is {values[i]}, not a whole number")
+        out = values.astype(np.int64)
+    else:
+        raise DataError(f"{what}: labels must be whole numbers, got {values.dtype}")
+    if out.size and out.min() < 0:
+        i = int(np.argmin(out))
+        raise DataError(f"{what}: label of sample {i} is {out[i]}; labels must be 0 or more")
+    return out
+
+
+def square_side(n_pixels: int, what: str) -> int:
+    """The side of a square image of ``n_pixels`` pixels, or a clear error."""
+    side = math.isqrt(n_pixels)
+    if n_pixels < 1 or side * side != n_pixels:
+        raise DataError(
+            f"{what}: {n_pixels} pixel values per sample is not a square image "
+            f"(784 values make 28x28, 64 make 8x8)"
+        )
+    return side
+
+
+def _make(images, labels, class_names, name, split, source) -> Dataset:
+    if len(images) == 0:
+        raise DataError(f"{source}: holds no samples")
+    if class_names is None:
+        class_names = default_class_names(labels)
+    elif labels.max() >= len(class_names):
+        raise DataError(f"{source}: label {int(labels.max())} but only {len(class_names)} class names")
+    return Dataset(images=images, labels=labels, class_names=tuple(class_names),
+                   name=name, split=split, source=source)
+
+
+# ---------------------------------------------------------------- CSV
+
+def _is_number(text: str) -> bool:
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True
+
+
+def read_csv(data: bytes, name: str = "upload.csv") -> Splits:
+    """Parse a CSV dataset: label first, then ``h*w`` pixel columns; header optional."""
+    if b"\x00" in data[:4096]:
+        raise DataError(f"{name}: this is not a text file, so not a CSV")
+    try:
+        first = data[:65536].decode("utf-8-sig").splitlines()[0] if data.strip() else ""
+    except UnicodeDecodeError:
+        raise DataError(f"{name}: not UTF-8 text, so not a CSV") from None
+    if not first:
+        raise DataError(f"{name}: the file is empty")
+    has_header = not _is_number(first.split(",")[0].strip().strip('"'))
+    try:
+        frame = pd.read_csv(io.BytesIO(data), header=0 if has_header else None,
+                            skip_blank_lines=False, encoding="utf-8-sig", low_memory=False,
+                            keep_default_na=False, na_values=[""])
+    except pd.errors.ParserError as exc:
+        # pandas says e.g. "Expected 785 fields in line 3, saw 786": keep its line number.
+        raise DataError(f"{name}: rows have different lengths ({str(exc).strip().splitlines()[-1]})") from None
+    except (UnicodeDecodeError, ValueError, pd.errors.EmptyDataError) as exc:
+        raise DataError(f"{name}: cannot be read as CSV ({exc})") from None
+    if frame.shape[0] == 0:
+        raise DataError(f"{name}: no data rows")
+    if frame.shape[1] < 2:
+        raise DataError(f"{name}: needs a label column and pixel columns; found {frame.shape[1]} column")
+    offset = 2 if has_header else 1  # line number of frame row 0
+    numeric = frame.apply(pd.to_numeric, errors="coerce") if any(
+        dt.kind not in "iuf" for dt in frame.dtypes) else frame
+    values = numeric.to_numpy(dtype=np.float64)
+    bad = np.isnan(values)
+    if bad.any():
+        row, col = np.argwhere(bad)[0]
+        raw = frame.iat[row, col]
+        shown = ("empty (a short row?)" if pd.isna(raw) or str(raw).strip() == ""
+                 else f"{str(raw)[:40]!r}, not a number")
+        raise DataError(f"{name}: line {row + offset}, column {col + 1} is {shown}")
+    side = square_side(values.shape[1] - 1, name)
+    labels = values[:, 0]
+    frac = labels != np.round(labels)
+    if frac.any() or (labels < 0).any():
+        row = int(np.argmax(frac | (labels < 0)))
+        raise DataError(f"{name}: line {row + offset}: label {labels[row]:g} is not a class number "
+                        f"(a whole number 0 or more)")
+    pixels = values[:, 1:]
+    out_of_range = (pixels < 0) | (pixels > 255)
+    if out_of_range.any():
+        row, col = np.argwhere(out_of_range)[0]
+        raise DataError(f"{name}: line {row + offset}, column {col + 2} is {pixels[row, col]:g}; "
+                        f"pixel values must lie in 0-255")
+    images = to_pixels(pixels.reshape(-1, side, side), name)
+    stem = Path(name).stem
+    return {"all": _make(images, to_labels(labels.astype(np.int64), name), None, stem, "all", name)}
+
+
+# ---------------------------------------------------------------- NPZ
+
+def _check_npz_member(zf: zipfile.ZipFile, info: zipfile.ZipInfo, what: str) -> None:
+    """Refuse object arrays and absurd sizes by reading only the .npy header."""
+    if info.file_size > MAX_INFLATE_RATIO * max(info.compress_size, 1) + 4096:
+        raise DataError(f"{what}: member {info.filename} claims an impossible size; refused")
+    with zf.open(info) as fh:
+        try:
+            version = np.lib.format.read_magic(fh)
+            if version == (1, 0):
+                shape, _, dtype = np.lib.format.read_array_header_1_0(fh)
+            else:
+                shape, _, dtype = np.lib.format.read_array_header_2_0(fh)
+        except (ValueError, OSError, EOFError, SyntaxError, zipfile.BadZipFile) as exc:
+            raise DataError(f"{what}: {info.filename} is not a valid NumPy array ({exc})") from None
+    if dtype.hasobject:
+        raise DataError(f"{what}: {info.filename} holds Python objects; refused (it would need "
+                        f"unpickling, which is never done with a user's file)")
+    need = math.prod(shape) * dtype.itemsize
+    if need > info.file_size:
+        raise DataError(f"{what}: {info.filename} claims {need:,} bytes of data but holds "
+                        f"{info.file_size:,}; refused")
+
+
+def read_npz(data: bytes, name: str = "upload.npz") -> Splits:
+    """Parse a NumPy ``.npz`` dataset without ever unpickling (see module doc for keys)."""
+    buf = io.BytesIO(data)
+    try:
+        with zipfile.ZipFile(buf) as zf:
+            infos = [i for i in zf.infolist() if i.filename.endswith(".npy")]
+            for info in infos:
+                _check_npz_member(zf, info, name)
+        buf.seek(0)
+        with np.load(buf, allow_pickle=False) as npz:
+            keys = set(npz.files)
+            layout = next((lay for lay in NPZ_LAYOUTS if all(x in keys and y in keys for x, y, _ in lay)), None)
+            if layout is None:
+                raise DataError(
+                    f"{name}: found arrays {sorted(keys)[:10]}; expected images and labels under "
+                    f"'images'/'labels', 'x'/'y', or 'x_train'/'y_train' (+ 'x_test'/'y_test')"
+                )
+            class_names = None
+            if "class_names" in keys:
+                cn = npz["class_names"]
+                if cn.ndim != 1 or cn.dtype.kind not in "UiS":
+                    raise DataError(f"{name}: 'class_names' must be a 1-D array of strings")
+                class_names = tuple(c.decode("utf-8", "replace") if isinstance(c, bytes) else str(c)
+                                    for c in cn.tolist())
+            out: Splits = {}
+            for xk, yk, split in layout:
+                x, y = npz[xk], npz[yk]
+                what = f"{name} [{xk}]"
+                if x.ndim == 2:
+                    side = square_side(x.shape[1], what)
+                    x = x.reshape(-1, side, side)
+                elif x.ndim != 3:
+                    raise DataError(f"{what}: images must be shaped (n, height, width) or "
+                                    f"(n, height*width), got {x.shape}")
+                labels = to_labels(y, f"{name} [{yk}]")
+                if len(labels) != len(x):
+                    raise DataError(f"{name}: {len(x):,} images in '{xk}' but {len(labels):,} labels in '{yk}'")
+                out[split] = _make(to_pixels(x, what), labels, class_names, Path(name).stem, split, name)
+    except DataError:
+        raise
+    except (zipfile.BadZipFile, zipfile.LargeZipFile, EOFError, OSError, ValueError, KeyError) as exc:
+        raise DataError(f"{name}: not a readable .npz file ({exc})") from None
+    # Splits of one file must agree on the classes.
+    if len({ds.n_classes for ds in out.values()}) > 1:
+        n = max(ds.n_classes for ds in out.values())
+        names = class_names or tuple(str(i) for i in range(n))
+        out = {k: _make(ds.images, ds.labels, names, ds.name, k, name) for k, ds in out.items()}
+    return out
+
+
+# ---------------------------------------------------------------- IDX
+
+def read_idx_files(files: Sequence[tuple[str, bytes]]) -> Splits:
+    """An IDX image file and its label file, or the four files of an MNIST-style set.
+
+    Files are told apart by their content (3-D images, 1-D labels) and split by
+    name (``train`` / ``t10k`` or ``test``).
+    """
+    arrays = []
+    for fname, data in files:
+        arr = parse_idx(inflate(data, fname), fname)
+        arrays.append((fname, arr))
+    groups: dict[str, dict[str, tuple[str, np.ndarray]]] = {}
+    for fname, arr in arrays:
+        low = fname.lower()
+        split = "train" if "train" in low else "test" if ("t10k" in low or "test" in low) else "all"
+        kind = "images" if arr.ndim == 3 else "labels" if arr.ndim == 1 else None
+        if kind is None:
+            raise DataError(f"{fname}: an IDX file of shape {arr.shape} is neither images (n, h, w) "
+                            f"nor labels (n,)")
+        if kind in groups.setdefault(split, {}):
+            raise DataError(f"two {kind} files for the {split} split: {groups[split][kind][0]} and {fname}")
+        groups[split][kind] = (fname, arr)
+    if len(groups) > 1 and "all" in groups:
+        groups = {"all": {k: v for g in groups.values() for k, v in g.items()}} if len(arrays) == 2 else groups
+    out: Splits = {}
+    for split, group in groups.items():
+        if set(group) != {"images", "labels"}:
+            missing = {"images", "labels"} - set(group)
+            raise DataError(f"the {split} split lacks its {missing.pop()} file (give images and labels together)")
+        (iname, images), (lname, labels) = group["images"], group["labels"]
+        if images.dtype != np.uint8:
+            images = to_pixels(images, iname)
+        labels = to_labels(labels, lname)
+        if len(labels) != len(images):
+            raise DataError(f"{iname} holds {len(images):,} images but {lname} holds {len(labels):,} labels")
+        out[split] = _make(images, labels, None, Path(iname).name.split("-")[0], split, iname)
+    n = max(ds.n_classes for ds in out.values())
+    if len({ds.n_classes for ds in out.values()}) > 1:
+        names = tuple(str(i) for i in range(n))
+        out = {k: _make(ds.images, ds.labels, names, ds.name, k, ds.source) for k, ds in out.items()}
+    return out
+
+
+# ---------------------------------------------------------------- entry points
+
+def read_files(files: Sequence[tuple[str, bytes]]) -> Splits:
+    """Read an uploaded dataset given as ``(file name, bytes)`` pairs.
+
+    The file name picks the parser only (never a path on disk): ``.csv``,
+    ``.npz``, anything else is tried as IDX.
+
+    Returns
+    -------
+    dict
+        ``{split: Dataset}`` with splits ``train``/``test`` or just ``all``.
+    """
+    if not files:
+        raise DataError("no file given")
+    names = [os.path.basename(str(n)) or "upload" for n, _ in files]
+    files = list(zip(names, (d for _, d in files)))
+    if len(files) == 1:
+        fname, data = files[0]
+        low = fname.lower()
+        if low.endswith(".csv") or low.endswith(".csv.gz"):
+            return read_csv(inflate_text(data, fname), fname)
+        if low.endswith(".npz") or data[:2] == b"PK":
+            return read_npz(data, fname)
+        raise DataError(f"{fname}: one IDX file is not a dataset; give the image file and its "
+                        f"label file together (or a .csv / .npz)")
+    if any(n.lower().endswith((".csv", ".npz")) for n in names):
+        raise DataError("give one CSV or NPZ file at a time (several files are read as IDX)")
+    return read_idx_files(files)
+
+
+def inflate_text(data: bytes, what: str) -> bytes:
+    """Gunzip a ``.csv.gz`` (bounded like every inflation here)."""
+    if not data.startswith(b"\x1f\x8b"):
+        return data
+    import zlib
+
+    d = zlib.decompressobj(wbits=31)
+    try:
+        out = d.decompress(data, MAX_INFLATE_RATIO * len(data))
+    except zlib.error as exc:
+        raise DataError(f"{what}: corrupt gzip data ({exc})") from None
+    if not d.eof:
+        raise DataError(f"{what}: gzip stream is truncated or too large")
+    return out
+
+
+def read_path(path: str | os.PathLike) -> Splits:
+    """Read a dataset from a file or a folder on disk (CSV, NPZ, IDX pair or folder of IDX files)."""
+    path = Path(path)
+    try:
+        if path.is_dir():
+            members = sorted(p for p in path.iterdir() if p.is_file() and "idx" in p.name.lower())
+            if not members:
+                raise DataError(f"{path}: no IDX files (names containing 'idx') in this folder")
+            return read_idx_files([(p.name, p.read_bytes()) for p in members])
+        return read_files([(path.name, path.read_bytes())])
+    except OSError as exc:
+        raise DataError(f"{path}: cannot read ({exc.strerror or exc})") from None
+
+
+def holdout_split(ds: Dataset, test_fraction: float = 0.2, seed: int = 0) -> tuple[Dataset, Dataset]:
+    """Split a set with no test split into stratified train and test parts (for training)."""
+    from sklearn.model_selection import train_test_split
+
+    idx = np.arange(len(ds))
+    counts = np.bincount(ds.labels)
+    stratify = ds.labels if counts[counts > 0].min() >= 2 else None
+    try:
+        tr, te = train_test_split(idx, test_size=test_fraction, random_state=seed, stratify=stratify)
+    except ValueError as exc:
+        raise DataError(f"{ds.name}: too small to split into train and test ({exc})") from None
+    tr, te = np.sort(tr), np.sort(te)
+    return tuple(
+        Dataset(ds.images[i], ds.labels[i], ds.class_names, ds.name, split, ds.source)
+        for i, split in ((tr, "train"), (te, "test"))
+    )
