@@ -1,0 +1,117 @@
+"""Samples as table rows: the page DataFrame, its highlighting, CSV and text export.
+
+A row is one image flattened row by row, so pixel (r, c) of an h x w image is
+column ``pixel{r*w + c}``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+import pandas as pd
+
+
+def display_values(pixels: np.ndarray, value_scale: float) -> np.ndarray:
+    """Pixel values as shown: ``pixel * value_scale / 255``.
+
+    Parameters
+    ----------
+    pixels : ndarray of uint8
+    value_scale : float
+        255.0 keeps the raw 0-255 integers (returned unchanged, no copy);
+        1.0 gives floats in 0-1.
+    """
+    if value_scale == 255.0:
+        return pixels
+    return pixels.astype(np.float32) * np.float32(value_scale / 255.0)
+
+
+def pixel_columns(n_features: int) -> list[str]:
+    """``["pixel0", ..., "pixel{n_features-1}"]``."""
+    return [f"pixel{i}" for i in range(n_features)]
+
+
+def page_frame(
+    flat: np.ndarray, labels: np.ndarray, indices: Sequence[int] | np.ndarray, value_scale: float = 255.0
+) -> pd.DataFrame:
+    """The samples ``indices`` as rows ``label, pixel0 ... pixel{h*w-1}``.
+
+    Parameters
+    ----------
+    flat : ndarray of uint8, shape (n, h*w)
+        The dataset's flattened images (``Dataset.flat()``).
+    labels : ndarray of int, shape (n,)
+    indices : sequence of int
+        Dataset indices of the rows, kept as the frame's index (named ``sample``).
+    value_scale : float
+        See :func:`display_values`.
+
+    Returns
+    -------
+    DataFrame
+        A new frame; the dataset's arrays are only read.
+    """
+    idx = np.asarray(indices, dtype=np.int64)
+    values = display_values(flat[idx], value_scale)
+    frame = pd.DataFrame(values, columns=pixel_columns(flat.shape[1]), index=pd.Index(idx, name="sample"))
+    frame.insert(0, "label", np.asarray(labels[idx], dtype=np.int64))
+    return frame
+
+
+MARK = "\u25b6"  # the "inspected" marker shown in the table
+
+
+def display_frame(frame: pd.DataFrame, sample: int | None = None, pixel: int | None = None) -> pd.DataFrame:
+    """The page frame as shown: the inspected row and the chosen pixel column marked.
+
+    A pandas Styler would colour the cells instead, but Streamlit renders a
+    Styler cell by cell: about 0.7 s for 96 x 785 and 0.35 s even for one row
+    of 785 (measured), far over the paging budget. So the marks are data: a
+    leading ``inspected`` column holding a marker on the inspected row, and the
+    chosen ``pixel{k}`` column moved next to ``label`` so it is seen without
+    scrolling past hundreds of columns.
+
+    Parameters
+    ----------
+    frame : DataFrame
+        As from :func:`page_frame` (not modified).
+    sample : int, optional
+        Dataset index of the inspected sample (no row is marked if it is not on the page).
+    pixel : int, optional
+        Flattened pixel index ``r*w + c`` (left in place if out of range).
+
+    Returns
+    -------
+    DataFrame
+        Columns ``inspected, label, [pixel{k},] pixel0, ...``; same index and values.
+    """
+    marks = np.where(frame.index.to_numpy() == sample, MARK, "") if sample is not None else ""
+    columns = list(frame.columns)
+    column = f"pixel{pixel}" if pixel is not None else None
+    if column in frame.columns:
+        columns.remove(column)
+        columns.insert(1, column)
+    shown = frame[columns]
+    shown.insert(0, "inspected", marks)
+    return shown
+
+
+def csv_bytes(frame: pd.DataFrame) -> bytes:
+    """The frame as UTF-8 CSV, the ``sample`` index as its first column."""
+    return frame.to_csv(index=True).encode("utf-8")
+
+
+def vector_text(image: np.ndarray, value_scale: float = 255.0) -> str:
+    """An image's flattened values as one comma-separated line, ready to copy.
+
+    Parameters
+    ----------
+    image : ndarray of uint8, shape (h, w)
+    value_scale : float
+        See :func:`display_values`; 0-1 values are written with 4 decimals.
+    """
+    values = display_values(np.asarray(image).reshape(-1), value_scale)
+    if values.dtype.kind == "f":
+        return ", ".join(f"{v:.4g}" for v in values.tolist())
+    return ", ".join(str(v) for v in values.tolist())

@@ -1,0 +1,73 @@
+"""The page frame holds the array's values; pixel (r, c) is column pixel{r*w+c}."""
+
+from __future__ import annotations
+
+import io
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from dashboard import frames
+
+
+@pytest.fixture(params=["mnist_train", "digits_train"])
+def ds(request):
+    return request.getfixturevalue(request.param)
+
+
+def test_page_frame_equals_the_array(ds):
+    idx = np.flatnonzero(ds.labels == 4)[10:58]
+    df = frames.page_frame(ds.flat(), ds.labels, idx)
+    h, w = ds.shape
+    assert list(df.columns) == ["label"] + [f"pixel{i}" for i in range(h * w)]
+    assert df.index.name == "sample" and df.index.tolist() == idx.tolist()
+    assert (df["label"] == 4).all()
+    assert np.array_equal(df.iloc[:, 1:].to_numpy(), ds.flat()[idx])
+    r, c = h - 2, w // 3
+    assert np.array_equal(df[f"pixel{r * w + c}"].to_numpy(), ds.images[idx, r, c])
+
+
+def test_page_frame_in_0_1(digits_train):
+    idx = [0, 5, 9]
+    df = frames.page_frame(digits_train.flat(), digits_train.labels, idx, value_scale=1.0)
+    assert np.allclose(df.iloc[:, 1:].to_numpy(), digits_train.flat()[idx] / 255.0)
+    assert df.iloc[:, 1:].to_numpy().max() <= 1.0
+
+
+def test_dataset_arrays_are_not_touched(digits_train):
+    before = digits_train.flat()[:3].copy()
+    df = frames.page_frame(digits_train.flat(), digits_train.labels, [0, 1, 2])
+    df.iloc[:, 1:] = 0
+    assert np.array_equal(digits_train.flat()[:3], before)
+
+
+def test_display_frame_marks_row_and_column(ds):
+    idx = np.arange(100, 124)
+    df = frames.page_frame(ds.flat(), ds.labels, idx)
+    k = ds.n_features // 2
+    shown = frames.display_frame(df, sample=105, pixel=k)
+    assert list(shown.columns[:3]) == ["inspected", "label", f"pixel{k}"]
+    assert sorted(shown.columns) == sorted(["inspected", *df.columns])
+    assert shown["inspected"].tolist() == [frames.MARK if i == 105 else "" for i in idx]
+    assert np.array_equal(shown[f"pixel{k}"].to_numpy(), ds.flat()[idx, k])
+    assert list(df.columns)[1] == "pixel0"  # the input frame is unchanged
+    off_page = frames.display_frame(df, sample=5, pixel=None)
+    assert set(off_page["inspected"]) == {""} and list(off_page.columns[1:]) == list(df.columns)
+
+
+def test_csv_round_trips(digits_train):
+    idx = [3, 1, 4, 1, 5]
+    df = frames.page_frame(digits_train.flat(), digits_train.labels, idx)
+    back = pd.read_csv(io.BytesIO(frames.csv_bytes(df)), index_col="sample")
+    assert back.index.tolist() == idx
+    assert np.array_equal(back.to_numpy(), df.to_numpy())
+
+
+@pytest.mark.parametrize("scale", [255.0, 1.0])
+def test_vector_text_is_the_flat_image(ds, scale):
+    img = ds.images[11]
+    text = frames.vector_text(img, scale)
+    values = np.array([float(v) for v in text.split(", ")])
+    assert values.shape == (ds.n_features,)
+    assert np.allclose(values, img.reshape(-1) * scale / 255, atol=1e-4)
