@@ -1,0 +1,176 @@
+"""The real app, driven by widget keys, on real MNIST (via DASHBOARD_DATA_DIR), Fashion-MNIST and digits."""
+
+from __future__ import annotations
+
+import base64
+import json
+import re
+
+import numpy as np
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from dashboard.views import explore as ex
+
+APP = "dashboard/app.py"
+
+
+def start(dataset: str | None = None) -> AppTest:
+    at = AppTest.from_file(APP, default_timeout=60)
+    at.run()
+    if dataset is not None:
+        at.selectbox(key="ds_name").set_value(dataset).run()
+    assert not at.exception, at.exception
+    return at
+
+
+def chart(at: AppTest, key: str) -> dict:
+    """The plotly figure (as JSON) of the chart with this widget key."""
+    found = [c for c in at.get("plotly_chart") if c.proto.id.endswith(key)]
+    assert len(found) == 1, f"{len(found)} charts keyed {key}"
+    return json.loads(found[0].proto.spec)
+
+
+def arr(value) -> np.ndarray:
+    """An array from plotly JSON, which packs numeric arrays as base64 ``bdata``."""
+    if isinstance(value, dict) and "bdata" in value:
+        flat = np.frombuffer(base64.b64decode(value["bdata"]), dtype=np.dtype(value["dtype"]))
+        shape = value.get("shape")
+        return flat.reshape([int(n) for n in str(shape).split(",")]) if shape else flat
+    return np.array(value)
+
+
+def showing(at: AppTest) -> tuple[int, int, int]:
+    """(first, last, total) from the "showing 49–96 of 6,000 ..." line."""
+    for t in at.text:
+        m = re.match(r"showing ([\d,]+)–([\d,]+) of ([\d,]+)", t.value)
+        if m:
+            return tuple(int(g.replace(",", "")) for g in m.groups())
+    raise AssertionError(f"no 'showing' line in {[t.value for t in at.text]}")
+
+
+def grid_samples(at: AppTest) -> list[int]:
+    return arr(chart(at, ex.K_GRID)["data"][1]["customdata"]).tolist()
+
+
+def page_table(at: AppTest):
+    (df,) = [d.value for d in at.dataframe]
+    return df
+
+
+def test_first_page_of_mnist(mnist_train):
+    at = start()
+    assert at.session_state["ds_name"] == "mnist"
+    assert showing(at) == (1, 48, 60_000)
+    assert grid_samples(at) == list(range(48))
+    df = page_table(at)
+    assert df.index.tolist() == list(range(48))
+    assert np.array_equal(df["label"].to_numpy(), mnist_train.labels[:48])
+
+
+def test_filter_and_paging(mnist_train):
+    at = start()
+    at.multiselect(key=ex.K_CLASSES).set_value([3]).run()
+    threes = np.flatnonzero(mnist_train.labels == 3)
+    assert showing(at) == (1, 48, len(threes))
+    assert grid_samples(at) == threes[:48].tolist()
+    assert set(page_table(at)["label"]) == {3}
+    # The inspected sample follows the filter.
+    assert at.session_state[ex.K_SAMPLE] == threes[0]
+
+    at.button(key="explore_next").click().run()
+    assert showing(at) == (49, 96, len(threes))
+    assert grid_samples(at) == threes[48:96].tolist()
+    at.button(key="explore_last").click().run()
+    last_start = (len(threes) - 1) // 48 * 48
+    assert showing(at) == (last_start + 1, len(threes), len(threes))
+    assert at.button(key="explore_next").disabled
+    at.button(key="explore_prev").click().run()
+    assert showing(at) == (last_start - 47, last_start, len(threes))
+    at.button(key="explore_first").click().run()
+    assert showing(at) == (1, 48, len(threes))
+    at.selectbox(key=ex.K_SIZE).set_value(96).run()
+    assert showing(at) == (1, 96, len(threes))
+    at.button(key="explore_random_page").click().run()
+    first, last, total = showing(at)
+    assert total == len(threes) and (first - 1) % 96 == 0
+    assert not at.exception
+
+
+def test_jump_to_a_sample_shows_its_page(mnist_train):
+    at = start()
+    at.number_input(key=ex.K_SAMPLE).set_value(1000).run()
+    assert showing(at) == (961, 1008, 60_000)
+    assert 1000 in grid_samples(at)
+    shown = chart(at, ex.K_GRID)
+    assert len(shown["layout"]["shapes"]) == 1  # the inspected thumbnail is outlined
+
+
+@pytest.mark.parametrize("name, fixture", [("mnist", "mnist_train"), ("digits", "digits_train")])
+def test_inspect_views_hold_the_arrays_values(request, name, fixture):
+    ds = request.getfixturevalue(fixture)
+    h, w = ds.shape
+    at = start(None if name == "mnist" else name)
+    sample, r, c = 40, h - 3, 2
+    at.number_input(key=ex.K_SAMPLE).set_value(sample).run()
+    at.number_input(key=ex.K_ROW).set_value(r).run()
+    at.number_input(key=ex.K_COL).set_value(c).run()
+    assert not at.exception
+    image = ds.images[sample]
+    k = r * w + c
+
+    heat = chart(at, ex.K_HEATMAP)
+    assert np.array_equal(arr(heat["data"][0]["z"]), image)
+    (mark,) = heat["layout"]["shapes"]
+    assert (mark["x0"] + 0.5, mark["y0"] + 0.5) == (c, r)
+    matrix = chart(at, ex.K_MATRIX)
+    assert np.array_equal(arr(matrix["data"][0]["text"]), image.astype(str))
+    vector = chart(at, "explore_vector")
+    assert np.array_equal(arr(vector["data"][0]["y"]), image.reshape(-1))
+    assert arr(vector["data"][2]["x"]).tolist() == [k]
+
+    df = page_table(at)
+    assert df.loc[sample, "inspected"] == "▶"
+    assert list(df.columns[:3]) == ["inspected", "label", f"pixel{k}"]
+    pixels = df.loc[sample, [f"pixel{i}" for i in range(h * w)]].to_numpy(dtype=int)
+    assert np.array_equal(pixels, ds.flat()[sample])
+    assert df.loc[sample, f"pixel{k}"] == image[r, c]
+    code = at.get("code")[0].proto.code_text
+    assert [int(v) for v in code.split(", ")] == image.reshape(-1).tolist()
+
+
+def test_value_scale_0_1_reaches_every_view(digits_train):
+    at = start("digits")
+    at.radio(key="value_scale").set_value("0–1").run()
+    image = digits_train.images[0] / 255.0
+    assert np.allclose(arr(chart(at, ex.K_HEATMAP)["data"][0]["z"]), image, atol=1e-6)
+    assert np.allclose(page_table(at).loc[0, [f"pixel{i}" for i in range(64)]].to_numpy(dtype=float), image.reshape(-1), atol=1e-6)
+
+
+def test_fashion_shows_class_names(shared_data):
+    at = start("fashion-mnist")
+    ms = at.multiselect(key=ex.K_CLASSES)
+    assert "Sandal" in ms.options and "5" not in ms.options
+    sandal = ms.options.index("Sandal")
+    ms.set_value([sandal]).run()
+    at.button(key="explore_next").click().run()
+    assert any(t.value.startswith("showing 49–96 of 6,000 Sandal") for t in at.text)
+    assert set(page_table(at)["label"]) == {sandal}
+
+
+def test_switching_dataset_resets_paging():
+    at = start()
+    at.button(key="explore_next").click().run()
+    at.number_input(key=ex.K_SAMPLE).set_value(59_999).run()
+    at.selectbox(key="ds_name").set_value("digits").run()
+    assert not at.exception
+    assert at.session_state[ex.K_SAMPLE] == 0 and showing(at)[0] == 1
+    assert arr(chart(at, ex.K_HEATMAP)["data"][0]["z"]).shape == (8, 8)
+
+
+def test_bad_upload_shows_a_message():
+    at = start()
+    at.file_uploader(key="upload_files").set_value([("broken.csv", b"label,pixel0\nx,y\n", "text/csv")]).run()
+    assert not at.exception
+    assert any("not loaded" in e.value for e in at.error)
+    assert showing(at) == (1, 48, 60_000)  # still exploring the set it had
