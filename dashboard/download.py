@@ -129,6 +129,10 @@ def fetch_dataset(
             except (OSError, ValueError) as exc:  # timeouts, resets, bad URLs
                 errors.append(f"{url}: {exc}")
         else:
+            try:  # leave no empty folder behind either
+                folder.rmdir()
+            except OSError:
+                pass
             offline = all("Name or service not known" in e or "resolution" in e
                           or "unreachable" in e.lower() for e in errors)
             hint = " This machine seems to have no internet connection." if offline else ""

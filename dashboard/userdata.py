@@ -255,7 +255,8 @@ def read_npz(data: bytes, name: str = "upload.npz") -> Splits:
 
 # ---------------------------------------------------------------- IDX
 
-def read_idx_files(files: Sequence[tuple[str, bytes]]) -> Splits:
+def read_idx_files(files: Sequence[tuple[str, bytes]], name: str | None = None,
+                   source: str | None = None) -> Splits:
     """An IDX image file and its label file, or the four files of an MNIST-style set.
 
     Files are told apart by their content (3-D images, 1-D labels) and split by
@@ -289,7 +290,8 @@ def read_idx_files(files: Sequence[tuple[str, bytes]]) -> Splits:
         labels = to_labels(labels, lname)
         if len(labels) != len(images):
             raise DataError(f"{iname} holds {len(images):,} images but {lname} holds {len(labels):,} labels")
-        out[split] = _make(images, labels, None, Path(iname).name.split("-")[0], split, iname)
+        out[split] = _make(images, labels, None, name or Path(iname).name.split("-")[0], split,
+                           source or iname)
     n = max(ds.n_classes for ds in out.values())
     if len({ds.n_classes for ds in out.values()}) > 1:
         names = tuple(str(i) for i in range(n))
@@ -352,7 +354,8 @@ def read_path(path: str | os.PathLike) -> Splits:
             members = sorted(p for p in path.iterdir() if p.is_file() and "idx" in p.name.lower())
             if not members:
                 raise DataError(f"{path}: no IDX files (names containing 'idx') in this folder")
-            return read_idx_files([(p.name, p.read_bytes()) for p in members])
+            return read_idx_files([(p.name, p.read_bytes()) for p in members], name=path.name,
+                                  source=str(path))
         return read_files([(path.name, path.read_bytes())])
     except OSError as exc:
         raise DataError(f"{path}: cannot read ({exc.strerror or exc})") from None

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
@@ -39,3 +41,62 @@ def digits_train():
     from dashboard.loading import load_dataset
 
     return load_dataset("digits", "train")
+
+
+class Handler(BaseHTTPRequestHandler):
+    """``/<mode>/<file>``: good, missing (404), wrongfile (another set's valid file),
+    garbage (not gzip), cut (closes the connection half-way), nolength (no Content-Length, cut)."""
+
+    root = None
+    hits: list[str] = []
+
+    def log_message(self, *args):  # keep test output clean
+        pass
+
+    def do_GET(self):
+        self.hits.append(self.path)
+        # /<mode>/<file> or /<mode>/<set>/<file> (the CLI's --mirror layout)
+        parts = self.path.split("/")
+        mode, name = parts[1], parts[-1]
+        src = self.root / ("fashion-mnist" if mode == "wrongfile" else "mnist") / name
+        if mode == "missing" or not src.is_file():
+            self.send_error(404)
+            return
+        body = src.read_bytes()
+        if mode == "garbage":
+            body = body[:10] + bytes(b ^ 0x5A for b in body[10:])
+        self.send_response(200)
+        if mode != "nolength":
+            self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        if mode in ("cut", "nolength"):
+            self.wfile.write(body[: len(body) // 2])
+            self.wfile.flush()
+            self.close_connection = True
+            return
+        self.wfile.write(body)
+
+
+@pytest.fixture()
+def server(shared_data):
+    Handler.root = shared_data
+    Handler.hits = []
+    httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{httpd.server_address[1]}"
+    httpd.shutdown()
+    httpd.server_close()
+
+
+@pytest.fixture()
+def server(shared_data):
+    """A real HTTP server on 127.0.0.1 serving ../shared/data (see Handler for its modes)."""
+    Handler.root = shared_data
+    Handler.hits = []
+    httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{httpd.server_address[1]}"
+    httpd.shutdown()
+    httpd.server_close()
