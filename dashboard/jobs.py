@@ -1,0 +1,218 @@
+"""A training run in a background thread, polled by the page (or anything else).
+
+Pure Python: no Streamlit. A :class:`TrainingJob` owns one :class:`Trainer`;
+the page starts it, keeps it in its session state, and calls
+:meth:`TrainingJob.snapshot` on every refresh. A job never touches another
+job's state, so sessions are independent.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+import traceback
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from dashboard.dataset import Dataset
+from dashboard.errors import DashboardError
+from dashboard.runs import Run, RunStore
+from dashboard.training import EpochReport, TestMetrics, Trainer, TrainParams, evaluate
+
+PENDING, RUNNING, STOPPING, EVALUATING, DONE, FAILED = (
+    "pending",
+    "running",
+    "stopping",
+    "evaluating",
+    "done",
+    "failed",
+)
+
+
+@dataclass(frozen=True)
+class JobSnapshot:
+    """A consistent picture of a job at one moment.
+
+    Attributes
+    ----------
+    state : str
+        ``pending``, ``running``, ``stopping``, ``evaluating``, ``done`` or ``failed``.
+    epoch, epochs : int
+        Finished and planned epochs.
+    history : tuple of EpochReport
+        One entry per finished epoch.
+    elapsed : float
+        Seconds since the job started.
+    eta : float or None
+        Seconds left, from the mean epoch time so far.
+    stopped_early : bool
+        Whether the user stopped it before the last epoch.
+    error : str or None
+        The message if the job failed.
+    run : Run or None
+        The saved run once done (if the job had a store).
+    metrics : TestMetrics or None
+        Test metrics once done.
+    """
+
+    state: str
+    epoch: int
+    epochs: int
+    history: tuple[EpochReport, ...]
+    elapsed: float
+    eta: float | None
+    stopped_early: bool = False
+    error: str | None = None
+    run: Run | None = None
+    metrics: TestMetrics | None = field(default=None, repr=False)
+
+    @property
+    def finished(self) -> bool:
+        return self.state in (DONE, FAILED)
+
+
+class TrainingJob:
+    """Train, evaluate on the test split once, and save, in a daemon thread.
+
+    Parameters
+    ----------
+    params : TrainParams
+    train, test : Dataset
+        The two splits of one dataset; shared, never modified.
+    store : RunStore, optional
+        Where to save the run when training ends; ``None`` to keep it in memory only.
+    """
+
+    def __init__(self, params: TrainParams, train: Dataset, test: Dataset, store: RunStore | None = None) -> None:
+        if train.shape != test.shape or train.class_names != test.class_names:
+            raise DashboardError("the train and test splits do not belong to the same dataset")
+        # Validate now, in the caller's thread, so bad parameters never start a thread.
+        self.trainer = Trainer(params, train)
+        self.params = self.trainer.params
+        self._test = test
+        self._store = store
+        self._stop = threading.Event()
+        self._lock = threading.Lock()
+        self._state = PENDING
+        self._history: list[EpochReport] = []
+        self._error: str | None = None
+        self._run: Run | None = None
+        self._metrics: TestMetrics | None = None
+        self._started_at: float | None = None
+        self._finished_at: float | None = None
+        self._thread = threading.Thread(target=self._work, args=(None,), name="training-job", daemon=True)
+
+    def start(self) -> TrainingJob:
+        """Start the thread (once); returns ``self``."""
+        with self._lock:
+            if self._state != PENDING:
+                raise DashboardError("this job has already been started")
+            self._state = RUNNING
+            self._started_at = time.perf_counter()
+        self._thread.start()
+        return self
+
+    def run(self, on_epoch: Callable[[EpochReport], None] | None = None) -> JobSnapshot:
+        """Run the job in the calling thread (the CLI's way) and return the final snapshot.
+
+        Parameters
+        ----------
+        on_epoch : callable, optional
+            Called with each :class:`EpochReport` as it arrives.
+        """
+        with self._lock:
+            if self._state != PENDING:
+                raise DashboardError("this job has already been started")
+            self._state = RUNNING
+            self._started_at = time.perf_counter()
+        self._work(on_epoch)
+        return self.snapshot()
+
+    def stop(self) -> None:
+        """Ask training to end after the current epoch; the model is kept and saved."""
+        self._stop.set()
+        with self._lock:
+            if self._state == RUNNING:
+                self._state = STOPPING
+
+    def join(self, timeout: float | None = None) -> bool:
+        """Wait for the thread; returns whether it has finished."""
+        if self._thread.is_alive():
+            self._thread.join(timeout)
+        return not self._thread.is_alive()
+
+    @property
+    def model(self):
+        """The model being trained (usable for prediction after the first epoch)."""
+        return self.trainer.model
+
+    def snapshot(self) -> JobSnapshot:
+        """The job's state now; cheap, safe to call from any thread."""
+        with self._lock:
+            history = tuple(self._history)
+            now = self._finished_at or time.perf_counter()
+            elapsed = 0.0 if self._started_at is None else now - self._started_at
+            epochs = self.params.epochs
+            eta = None
+            if self._state in (RUNNING, STOPPING) and history:
+                per_epoch = history[-1].elapsed / len(history)
+                left = 0 if self._state == STOPPING else epochs - len(history)
+                eta = max(0.0, left * per_epoch - (elapsed - history[-1].elapsed))
+            return JobSnapshot(
+                state=self._state,
+                epoch=len(history),
+                epochs=epochs,
+                history=history,
+                elapsed=elapsed,
+                eta=eta,
+                stopped_early=self.trainer.stopped,
+                error=self._error,
+                run=self._run,
+                metrics=self._metrics,
+            )
+
+    def _work(self, on_epoch: Callable[[EpochReport], None] | None) -> None:
+        t0 = time.perf_counter()
+        try:
+            for report in self.trainer.run(self._stop):
+                with self._lock:
+                    self._history.append(report)
+                if on_epoch is not None:
+                    on_epoch(report)
+            if not self._history:
+                raise DashboardError("stopped before the first epoch finished: no model to keep")
+            train_seconds = time.perf_counter() - t0
+            with self._lock:
+                self._state = EVALUATING
+            model = self.trainer.final_model()
+            metrics = evaluate(model, self._test)
+            run = None
+            if self._store is not None:
+                run = self._store.save(
+                    model=model,
+                    params=self.params,
+                    history=list(self._history),
+                    metrics=metrics,
+                    dataset=self.trainer.dataset_name,
+                    dataset_checksum=self.trainer.dataset_checksum,
+                    class_names=self.trainer.class_names,
+                    image_shape=self.trainer.image_shape,
+                    timing={
+                        "train": train_seconds,
+                        "test": metrics.seconds,
+                        "total": time.perf_counter() - t0,
+                    },
+                    status="stopped" if self.trainer.stopped else "completed",
+                )
+            with self._lock:
+                self._metrics, self._run, self._state = metrics, run, DONE
+        except DashboardError as exc:
+            with self._lock:
+                self._error, self._state = str(exc), FAILED
+        except Exception as exc:  # a bug: keep the thread's death visible to the page
+            with self._lock:
+                self._error = f"{type(exc).__name__}: {exc}\n{traceback.format_exc(limit=5)}"
+                self._state = FAILED
+        finally:
+            with self._lock:
+                self._finished_at = time.perf_counter()

@@ -1,0 +1,135 @@
+"""Saving, listing, reloading (skops) and deleting runs on disk."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+import skops.io as sio
+
+from dashboard.errors import DataError
+from dashboard.runs import MODEL_FILE, RUN_FILE, RunStore
+from dashboard.training import Trainer, TrainParams, evaluate, scale_images
+
+PARAMS = TrainParams(hidden=(32,), epochs=2, train_size=2000, batch_size=100, seed=2)
+
+
+@pytest.fixture(scope="module")
+def trained(mnist_train, mnist_test):
+    trainer = Trainer(PARAMS, mnist_train)
+    list(trainer.run())
+    model = trainer.final_model()
+    return trainer, model, evaluate(model, mnist_test)
+
+
+def _save(store, trained, **kw):
+    trainer, model, metrics = trained
+    return store.save(
+        model=model,
+        params=trainer.params,
+        history=trainer.history,
+        metrics=metrics,
+        dataset=trainer.dataset_name,
+        dataset_checksum=trainer.dataset_checksum,
+        class_names=trainer.class_names,
+        image_shape=trainer.image_shape,
+        timing={"train": 1.0, "test": 0.1, "total": 1.2},
+        **kw,
+    )
+
+
+def test_saved_run_reloads_to_the_same_predictions(tmp_path, trained, mnist_test):
+    store = RunStore(tmp_path)
+    run = _save(store, trained)
+    _, model, metrics = trained
+    assert sorted(p.name for p in run.path.iterdir()) == sorted([RUN_FILE, MODEL_FILE, "test.npz"])
+    loaded = store.load_model(run.run_id)
+    x = scale_images(mnist_test.images[:500])
+    np.testing.assert_array_equal(loaded.predict(x), model.predict(x))
+    np.testing.assert_allclose(loaded.predict_proba(x), model.predict_proba(x), rtol=1e-6)
+    again = store.get(run.run_id)
+    assert again.params == PARAMS
+    assert [h.epoch for h in again.history] == [1, 2]
+    assert again.test_accuracy == pytest.approx(metrics.accuracy)
+    assert again.info["dataset_checksum"] == trained[0].dataset_checksum
+    assert again.info["metrics"]["test_confusion"] == metrics.confusion.tolist()
+    preds, proba = store.load_test_outputs(run.run_id)
+    assert np.array_equal(preds, metrics.predictions) and proba.shape == (len(mnist_test), 10)
+    # the file holds only types we trust: nothing to approve
+    assert sio.get_untrusted_types(file=run.path / MODEL_FILE) == []
+
+
+def test_corrupt_and_partial_folders_are_skipped_with_a_message(tmp_path, trained):
+    store = RunStore(tmp_path)
+    good = _save(store, trained)
+    bad = tmp_path / "20260101-000000-mnist-bad"
+    bad.mkdir()
+    (bad / RUN_FILE).write_text("{not json")
+    (bad / MODEL_FILE).write_bytes(b"junk")
+    empty = tmp_path / "20260101-000001-mnist-empty"
+    empty.mkdir()
+    (tmp_path / ".tmp-crashed-run").mkdir()  # a writer that died mid-save
+    listing = store.list()
+    assert [r.run_id for r in listing.runs] == [good.run_id]
+    assert len(listing.problems) == 2
+    assert any("20260101-000000-mnist-bad" in p and "unreadable" in p for p in listing.problems)
+    assert any("20260101-000001-mnist-empty" in p for p in listing.problems)
+
+
+def test_a_model_file_with_untrusted_content_is_refused(tmp_path, trained):
+    store = RunStore(tmp_path)
+    run = _save(store, trained)
+    # A skops file that would call os.system: its type is not in the trusted list.
+    import os
+
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.preprocessing import FunctionTransformer
+
+    sio.dump(FunctionTransformer(func=os.system), run.path / MODEL_FILE)
+    with pytest.raises(DataError, match="cannot be loaded.*Untrusted"):
+        store.load_model(run.run_id)
+    # A trusted sklearn type that is not our model is refused too.
+    sio.dump(LogisticRegression(), run.path / MODEL_FILE)
+    with pytest.raises(DataError, match="not an MLPClassifier"):
+        store.load_model(run.run_id)
+
+
+def test_list_sorts_newest_first_and_delete_removes(tmp_path, trained):
+    store = RunStore(tmp_path)
+    a = _save(store, trained, run_id="20260101-000000-mnist-a")
+    b = _save(store, trained, run_id="20260101-000000-mnist-b", status="stopped")
+    # created stamps may tie within a second; the id breaks the tie
+    assert [r.run_id for r in store.list().runs][0] in {a.run_id, b.run_id}
+    assert store.get(b.run_id).info["status"] == "stopped"
+    store.delete(a.run_id)
+    assert [r.run_id for r in store.list().runs] == [b.run_id]
+    assert not any(p.name.startswith(".") for p in tmp_path.iterdir())
+    with pytest.raises(DataError):
+        store.delete(a.run_id)
+
+
+def test_failed_save_leaves_nothing(tmp_path, trained):
+    store = RunStore(tmp_path)
+    trainer, model, metrics = trained
+    with pytest.raises(Exception):
+        store.save(
+            model=model, params=trainer.params, history=trainer.history, metrics=metrics,
+            dataset="mnist", dataset_checksum="x", class_names=trainer.class_names,
+            image_shape=trainer.image_shape, timing={"train": object()},  # not a number: fails mid-save
+        )
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_ids_cannot_escape_the_root(tmp_path):
+    store = RunStore(tmp_path)
+    for bad in ("../x", "a/b", ".hidden", ""):
+        with pytest.raises(DataError):
+            store.get(bad)
+
+
+def test_run_json_is_plain_json(tmp_path, trained):
+    run = _save(RunStore(tmp_path), trained)
+    info = json.loads((run.path / RUN_FILE).read_text())
+    assert info["params"]["hidden"] == [32]
+    assert len(info["history"]) == 2 and len(info["metrics"]["f1"]) == 10

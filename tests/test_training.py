@@ -1,0 +1,171 @@
+"""Epoch-by-epoch training on real data, parameter checks, and the final evaluation."""
+
+from __future__ import annotations
+
+import math
+import threading
+
+import numpy as np
+import pytest
+
+from dashboard.errors import ParameterError
+from dashboard.training import (
+    PRESETS,
+    EpochReport,
+    Trainer,
+    TrainParams,
+    estimate_seconds,
+    evaluate,
+    parse_hidden,
+    scale_images,
+    split_indices,
+)
+
+SHORT = TrainParams(hidden=(64,), epochs=2, train_size=3000, val_fraction=0.2, batch_size=100, seed=1)
+
+
+@pytest.fixture(scope="module")
+def short_run(mnist_train):
+    trainer = Trainer(SHORT, mnist_train)
+    reports = list(trainer.run())
+    return trainer, reports
+
+
+def test_short_run_learns_and_reports_each_epoch(short_run, mnist_test):
+    trainer, reports = short_run
+    assert [r.epoch for r in reports] == [1, 2]
+    assert trainer.history == reports
+    assert reports[-1].loss < reports[0].loss
+    assert reports[-1].val_accuracy > 0.8  # chance is 0.1
+    assert reports[-1].train_accuracy > 0.8
+    conf = reports[-1].val_confusion
+    assert conf.shape == (10, 10) and conf.sum() == trainer.n_val == 600
+    assert math.isclose(reports[-1].val_accuracy, np.trace(conf) / conf.sum())
+    assert trainer.n_fit == 2400
+    # float32 end to end: sklearn keeps the input dtype for the weights
+    assert trainer.model.coefs_[0].dtype == np.float32
+    metrics = evaluate(trainer.final_model(), mnist_test)
+    assert metrics.accuracy > 0.8
+    assert metrics.confusion.sum() == len(mnist_test)
+    assert metrics.probabilities.shape == (len(mnist_test), 10)
+    np.testing.assert_allclose(metrics.probabilities.sum(axis=1), 1, atol=1e-4)
+    assert np.array_equal(metrics.support, mnist_test.class_counts())
+    assert metrics.precision.shape == metrics.recall.shape == metrics.f1.shape == (10,)
+
+
+def test_stop_after_first_epoch_keeps_a_usable_model(mnist_train, mnist_test):
+    stop = threading.Event()
+    trainer = Trainer(SHORT, mnist_train)
+    for report in trainer.run(stop):
+        stop.set()  # as the Stop button does, while epoch 1 is reported
+    assert len(trainer.history) == 1 and trainer.stopped
+    metrics = evaluate(trainer.final_model(), mnist_test)
+    assert metrics.accuracy > 0.7
+
+
+def test_same_seed_same_model_and_epochs_reshuffle(mnist_train):
+    # partial_fit re-reads random_state each call; an int would replay one shuffle.
+    params = TrainParams(hidden=(16,), epochs=2, train_size=2000, batch_size=50, seed=3)
+    a, b = Trainer(params, mnist_train), Trainer(params, mnist_train)
+    la = [r.loss for r in a.run()]
+    lb = [r.loss for r in b.run()]
+    assert la == lb
+    np.testing.assert_array_equal(a.model.coefs_[0], b.model.coefs_[0])
+
+
+def test_split_is_stratified_disjoint_and_seeded(mnist_train):
+    labels = np.asarray(mnist_train.labels)
+    params = TrainParams(train_size=5000, val_fraction=0.1, seed=7)
+    fit_idx, val_idx = split_indices(labels, params)
+    assert len(fit_idx) + len(val_idx) == 5000 and len(val_idx) == 500
+    assert not set(fit_idx) & set(val_idx)
+    counts = np.bincount(labels[val_idx], minlength=10)
+    expected = mnist_train.class_counts() / len(labels) * 500
+    assert np.all(np.abs(counts - expected) <= 1.5)
+    again = split_indices(labels, params)
+    assert np.array_equal(again[0], fit_idx) and np.array_equal(again[1], val_idx)
+
+
+def test_digits_8x8_trains(digits_train):
+    params = TrainParams(hidden=(32,), epochs=3, batch_size=32, val_fraction=0.2, learning_rate=0.01)
+    trainer = Trainer(params, digits_train)
+    reports = list(trainer.run())
+    assert trainer.model.coefs_[0].shape == (64, 32)
+    assert reports[-1].val_accuracy > 0.5
+
+
+def test_scale_images_is_float32_in_unit_range():
+    imgs = np.array([[[0, 255], [128, 1]]], dtype=np.uint8)
+    out = scale_images(imgs)
+    assert out.dtype == np.float32 and out.shape == (1, 4)
+    np.testing.assert_allclose(out, [[0, 1, 128 / 255, 1 / 255]], rtol=1e-6)
+
+
+@pytest.mark.parametrize(
+    ("values", "field"),
+    [
+        ({"hidden": ""}, "hidden"),
+        ({"hidden": "256,,128"}, "hidden"),
+        ({"hidden": "256,-5"}, "hidden"),
+        ({"hidden": "0"}, "hidden"),
+        ({"hidden": "abc"}, "hidden"),
+        ({"learning_rate": "0"}, "learning_rate"),
+        ({"learning_rate": "-0.1"}, "learning_rate"),
+        ({"learning_rate": "nan"}, "learning_rate"),
+        ({"alpha": "NaN"}, "alpha"),
+        ({"alpha": "-1"}, "alpha"),
+        ({"batch_size": "0"}, "batch_size"),
+        ({"epochs": "0"}, "epochs"),
+        ({"epochs": "2.5"}, "epochs"),
+        ({"val_fraction": "0"}, "val_fraction"),
+        ({"val_fraction": "0.9"}, "val_fraction"),
+        ({"val_fraction": "inf"}, "val_fraction"),
+        ({"activation": "softmax"}, "activation"),
+        ({"solver": "lbfgs"}, "solver"),
+        ({"train_size": "-3"}, "train_size"),
+        ({"seed": "-1"}, "seed"),
+    ],
+)
+def test_bad_parameters_name_the_field(values, field):
+    with pytest.raises(ParameterError) as info:
+        TrainParams.from_strings(values)
+    assert info.value.field == field
+    assert str(info.value).startswith(f"{field}:")
+
+
+def test_data_dependent_checks_happen_before_training(digits_train):
+    n = len(digits_train)
+    with pytest.raises(ParameterError, match="^batch_size:") as info:
+        Trainer(TrainParams(batch_size=n), digits_train)
+    assert info.value.field == "batch_size"
+    with pytest.raises(ParameterError, match="^train_size:"):
+        Trainer(TrainParams(train_size=n + 1), digits_train)
+    with pytest.raises(ParameterError, match="^val_fraction:"):
+        Trainer(TrainParams(train_size=40, batch_size=10, val_fraction=0.1), digits_train)
+    with pytest.raises(ParameterError, match="^hidden:"):
+        Trainer(TrainParams(hidden=()), digits_train)
+    with pytest.raises(ParameterError, match="^learning_rate:"):
+        Trainer(TrainParams(learning_rate=float("nan")), digits_train)
+
+
+def test_parse_and_round_trip():
+    assert parse_hidden("hidden", " 256, 128 ") == (256, 128)
+    p = TrainParams.from_strings({"hidden": "32,16", "alpha": "1e-3", "epochs": "4", "seed": None})
+    assert p.hidden == (32, 16) and p.alpha == 1e-3 and p.epochs == 4 and p.seed == 0
+    assert TrainParams.from_dict(p.to_dict()) == p
+    for preset in PRESETS.values():
+        preset.validate(60000, 10)
+
+
+def test_epoch_report_round_trips():
+    r = EpochReport(1, 2, 0.5, 0.9, 0.8, np.eye(3, dtype=np.int64), 1.0, 1.5)
+    back = EpochReport.from_dict(r.to_dict())
+    assert back.loss == r.loss and np.array_equal(back.val_confusion, r.val_confusion)
+    assert "epoch 1/2" in r.line()
+
+
+def test_estimate_grows_with_work():
+    small = estimate_seconds(PRESETS["quick"], 60000, 784, 10)
+    best = estimate_seconds(PRESETS["best"], 60000, 784, 10)
+    assert 0 < small < best
+    assert estimate_seconds(TrainParams(epochs=20), 60000, 784, 10) > estimate_seconds(TrainParams(epochs=10), 60000, 784, 10)
