@@ -1,0 +1,53 @@
+"""The ``train`` sub-command, as a user runs it."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from dashboard.runs import RunStore
+from dashboard.train_cli import main
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def test_train_prints_epochs_then_json_and_saves_the_run(tmp_path, shared_data):
+    env = {**os.environ, "DASHBOARD_RUNS_DIR": str(tmp_path), "DASHBOARD_DATA_DIR": str(shared_data)}
+    proc = subprocess.run(
+        [sys.executable, "-m", "dashboard", "train", "--dataset", "mnist", "--preset", "quick",
+         "--hidden", "32", "--epochs", "2", "--train-size", "2000", "--batch-size", "100"],
+        cwd=ROOT, env=env, capture_output=True, text=True, timeout=300,
+    )
+    assert proc.returncode == 0, proc.stderr
+    lines = proc.stdout.strip().splitlines()
+    assert [line.split()[:2] for line in lines[:2]] == [["epoch", "1/2"], ["epoch", "2/2"]]
+    assert "val_acc" in lines[0]
+    result = json.loads(lines[-1])
+    assert result["test_accuracy"] > 0.7 and result["seconds"] > 0
+    assert result["params"]["hidden"] == [32] and result["params"]["train_size"] == 2000
+    runs = RunStore(tmp_path).list().runs
+    assert [r.run_id for r in runs] == [result["run_id"]]
+    assert runs[0].info["dataset"] == "mnist"
+
+
+@pytest.mark.parametrize(
+    ("flags", "field"),
+    [
+        (["--hidden", "256,-1"], "hidden"),
+        (["--learning-rate", "0"], "learning_rate"),
+        (["--alpha", "nan"], "alpha"),
+        (["--train-size", "1000", "--batch-size", "5000"], "batch_size"),
+    ],
+)
+def test_bad_parameters_exit_1_with_the_field(tmp_path, capsys, monkeypatch, flags, field):
+    monkeypatch.setenv("DASHBOARD_RUNS_DIR", str(tmp_path))
+    code = main(["train", "--dataset", "digits", *flags])
+    assert code == 1
+    err = capsys.readouterr().err
+    assert f"error: {field}:" in err
+    assert not tmp_path.exists() or list(tmp_path.iterdir()) == []
