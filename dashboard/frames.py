@@ -10,6 +10,7 @@ from collections.abc import Sequence
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 
 
 def display_values(pixels: np.ndarray, value_scale: float) -> np.ndarray:
@@ -62,15 +63,17 @@ def page_frame(
 MARK = "\u25b6"  # the "inspected" marker shown in the table
 
 
-def display_frame(frame: pd.DataFrame, sample: int | None = None, pixel: int | None = None) -> pd.DataFrame:
+def display_table(frame: pd.DataFrame, sample: int | None = None, pixel: int | None = None) -> pa.Table:
     """The page frame as shown: the inspected row and the chosen pixel column marked.
 
     A pandas Styler would colour the cells instead, but Streamlit renders a
     Styler cell by cell: about 0.7 s for 96 x 785 and 0.35 s even for one row
-    of 785 (measured), far over the paging budget. So the marks are data: a
-    leading ``inspected`` column holding a marker on the inspected row, and the
-    chosen ``pixel{k}`` column moved next to ``label`` so it is seen without
-    scrolling past hundreds of columns.
+    of 785 (measured), far over the paging budget. So the marks are data: an
+    ``inspected`` column holding a marker on the inspected row, and the chosen
+    ``pixel{k}`` column moved next to ``label`` so it is seen without
+    scrolling past hundreds of columns. The result is an Arrow table built
+    column by column from one numpy block: Streamlit's own pandas-to-Arrow
+    conversion of 786 columns takes ~10x longer (26 ms against 2.6 ms, measured).
 
     Parameters
     ----------
@@ -83,18 +86,21 @@ def display_frame(frame: pd.DataFrame, sample: int | None = None, pixel: int | N
 
     Returns
     -------
-    DataFrame
-        Columns ``inspected, label, [pixel{k},] pixel0, ...``; same index and values.
+    pyarrow.Table
+        Columns ``sample, inspected, label, [pixel{k},] pixel0, ...``; the
+        frame's index becomes the ``sample`` column, values unchanged.
     """
-    marks = np.where(frame.index.to_numpy() == sample, MARK, "") if sample is not None else ""
-    columns = list(frame.columns)
-    column = f"pixel{pixel}" if pixel is not None else None
-    if column in frame.columns:
-        columns.remove(column)
-        columns.insert(1, column)
-    shown = frame[columns]
-    shown.insert(0, "inspected", marks)
-    return shown
+    index = frame.index.to_numpy()
+    pixels = frame.iloc[:, 1:].to_numpy()  # one block: the pixel columns share a dtype
+    names = list(frame.columns[1:])
+    order = list(range(len(names)))
+    if pixel is not None and 0 <= pixel < len(names):
+        order.remove(pixel)
+        order.insert(0, pixel)
+    marks = np.where(index == sample, MARK, "") if sample is not None else np.full(len(index), "")
+    columns = [pa.array(index), pa.array(marks), pa.array(frame["label"].to_numpy())]
+    columns += [pa.array(pixels[:, j]) for j in order]
+    return pa.Table.from_arrays(columns, names=["sample", "inspected", "label", *(names[j] for j in order)])
 
 
 def csv_bytes(frame: pd.DataFrame) -> bytes:

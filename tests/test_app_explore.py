@@ -55,7 +55,7 @@ def grid_samples(at: AppTest) -> list[int]:
 
 def page_table(at: AppTest):
     (df,) = [d.value for d in at.dataframe]
-    return df
+    return df.set_index("sample")
 
 
 def test_first_page_of_mnist(mnist_train):

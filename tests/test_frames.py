@@ -42,18 +42,20 @@ def test_dataset_arrays_are_not_touched(digits_train):
     assert np.array_equal(digits_train.flat()[:3], before)
 
 
-def test_display_frame_marks_row_and_column(ds):
+def test_display_table_marks_row_and_column(ds):
     idx = np.arange(100, 124)
     df = frames.page_frame(ds.flat(), ds.labels, idx)
     k = ds.n_features // 2
-    shown = frames.display_frame(df, sample=105, pixel=k)
-    assert list(shown.columns[:3]) == ["inspected", "label", f"pixel{k}"]
-    assert sorted(shown.columns) == sorted(["inspected", *df.columns])
+    shown = frames.display_table(df, sample=105, pixel=k).to_pandas()
+    assert list(shown.columns[:4]) == ["sample", "inspected", "label", f"pixel{k}"]
+    assert sorted(shown.columns) == sorted(["sample", "inspected", *df.columns])
+    assert shown["sample"].tolist() == idx.tolist()
     assert shown["inspected"].tolist() == [frames.MARK if i == 105 else "" for i in idx]
     assert np.array_equal(shown[f"pixel{k}"].to_numpy(), ds.flat()[idx, k])
+    assert np.array_equal(shown[list(df.columns)].to_numpy(), df.to_numpy())
     assert list(df.columns)[1] == "pixel0"  # the input frame is unchanged
-    off_page = frames.display_frame(df, sample=5, pixel=None)
-    assert set(off_page["inspected"]) == {""} and list(off_page.columns[1:]) == list(df.columns)
+    off_page = frames.display_table(df, sample=5, pixel=None).to_pandas()
+    assert set(off_page["inspected"]) == {""} and list(off_page.columns[2:]) == list(df.columns)
 
 
 def test_csv_round_trips(digits_train):

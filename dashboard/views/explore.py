@@ -183,12 +183,14 @@ def _page_table(
         f"column r×{ds.shape[1]}+c). ▶ marks the inspected sample; the chosen pixel's column "
         "is moved next to the label."
     )
-    shown = frames.display_frame(frame, sample, pixel_k)
+    shown = frames.display_table(frame, sample, pixel_k)
     st.dataframe(
         shown,
         key="explore_table",
         height=min(38 + 35 * len(shown), 400),
+        hide_index=True,
         column_config={
+            "sample": st.column_config.NumberColumn("sample", pinned=True),
             "inspected": st.column_config.TextColumn("▶", width="small", pinned=True),
             "label": st.column_config.NumberColumn("label", pinned=True),
             f"pixel{pixel_k}": st.column_config.NumberColumn(f"pixel{pixel_k} ◀", pinned=True),
@@ -197,10 +199,11 @@ def _page_table(
     stem = f"{ds.name}-{ds.split}".replace(" ", "_").replace(":", "")
     c1, c2 = st.columns(2)
     c1.download_button(
-        "Download this page (CSV)", frames.csv_bytes(frame), file_name=f"{stem}-page{page.number + 1}.csv",
+        "Download this page (CSV)", lambda: frames.csv_bytes(frame), file_name=f"{stem}-page{page.number + 1}.csv",
         mime="text/csv", key="explore_csv_page", on_click="ignore",
     )
-    # Deferred: the whole filtered set can be 60,000 rows; build it only when asked.
+    # Both deferred (built on click): CSV of even one page costs more than the rest of a
+    # page change, and the filtered set can be 60,000 rows.
     c2.download_button(
         f"Download all {len(indices):,} filtered samples (CSV)",
         lambda: frames.csv_bytes(frames.page_frame(ds.flat(), ds.labels, indices, scale)),
