@@ -77,7 +77,7 @@ def _expected_size(dtype: np.dtype, shape: tuple[int, ...]) -> int:
     return n * dtype.itemsize
 
 
-def parse_idx(data: bytes, what: str = "file") -> np.ndarray:
+def parse_idx(data: bytes | bytearray, what: str = "file") -> np.ndarray:
     """Decode the bytes of an uncompressed IDX file into a read-only array.
 
     Raises
@@ -100,21 +100,23 @@ def parse_idx(data: bytes, what: str = "file") -> np.ndarray:
     arr = np.frombuffer(data, dtype=dtype, offset=offset).reshape(shape)
     if dtype.byteorder == ">":
         arr = arr.astype(dtype.newbyteorder("="))
-        arr.flags.writeable = False
+    arr.flags.writeable = False
     return arr
 
 
-def inflate(raw: bytes, what: str = "file") -> bytes:
+def inflate(raw: bytes, what: str = "file") -> bytes | bytearray:
     """Decompress ``raw`` if it is gzip, refusing streams that would inflate absurdly.
 
     The IDX header (first bytes of the inflated stream) tells how long the content
-    must be; inflation stops one byte past that, so a gzip bomb costs no memory.
+    must be; the output buffer is allocated once at that size (never more than
+    :data:`MAX_INFLATE_RATIO` times the input) and inflation stops there, so a
+    gzip bomb costs no memory and a real file costs its decoded size, once.
     """
     if not raw.startswith(GZIP_MAGIC):
         return raw
-    d = zlib.decompressobj(wbits=31)
     try:
-        head = d.decompress(raw, 64)
+        d = zlib.decompressobj(wbits=31)
+        head = d.copy().decompress(raw, 64)  # a peek: the copy is thrown away
         limit = MAX_INFLATE_RATIO * len(raw) + 64
         try:
             dtype, shape, offset = parse_header(head[:20], what)
@@ -122,15 +124,38 @@ def inflate(raw: bytes, what: str = "file") -> bytes:
         except DataError:
             if len(head) >= 4:
                 raise
-        room = limit + 1 - len(head)
-        body = d.decompress(d.unconsumed_tail, room) if room > 0 else b""
+        # The gzip trailer's ISIZE (length mod 2**32) is a cheap, checked hint: a lying
+        # header then costs no more than the real content.
+        isize = int.from_bytes(raw[-4:], "little") if len(raw) >= 18 else limit
+        claimed = limit
+        limit = min(limit, max(isize, len(head)))
+        out = bytearray(limit)
+        pos = 0
+        view = memoryview(raw)
+        for start in range(0, len(raw), _IN_CHUNK):
+            data = view[start:start + _IN_CHUNK]
+            while data and not d.eof:
+                chunk = d.decompress(data, _OUT_CHUNK)
+                if pos + len(chunk) > limit:
+                    raise DataError(
+                        f"{what}: decompresses to more than its header allows; refused"
+                        if limit == claimed else
+                        f"{what}: gzip data is truncated or corrupt (its length does not match)")
+                out[pos:pos + len(chunk)] = chunk
+                pos += len(chunk)
+                data = d.unconsumed_tail
+            if d.eof:
+                break
     except zlib.error as exc:
         raise DataError(f"{what}: corrupt gzip data ({exc})") from None
-    if len(head) + len(body) > limit:
-        raise DataError(f"{what}: decompresses to more than its header allows; refused")
     if not d.eof:
         raise DataError(f"{what}: gzip stream is truncated")
-    return head + body
+    del out[pos:]
+    return out
+
+
+_IN_CHUNK = 1 << 20
+_OUT_CHUNK = 1 << 22
 
 
 def read_idx(path: str | os.PathLike, what: str | None = None) -> np.ndarray:
