@@ -71,7 +71,8 @@ def _mark_cell(fig: go.Figure, pixel: tuple[int, int] | None, shape: tuple[int, 
         )
 
 
-def _image_axes(fig: go.Figure, shape: tuple[int, int], size_px: int) -> None:
+def image_axes(fig: go.Figure, shape: tuple[int, int], size_px: int) -> None:
+    """Square pixels, row 0 at the top, column numbers on top, no drag (clicks select)."""
     h, w = shape
     fig.update_xaxes(range=[-0.5, w - 0.5], constrain="domain", showgrid=False, zeroline=False, side="top")
     fig.update_yaxes(range=[h - 0.5, -0.5], scaleanchor="x", constrain="domain", showgrid=False, zeroline=False)
@@ -127,7 +128,7 @@ def heatmap_figure(
     )
     fig.add_trace(_cell_layer(shape, values, value_scale))
     _mark_cell(fig, pixel, shape)
-    _image_axes(fig, shape, size_px)
+    image_axes(fig, shape, size_px)
     return fig
 
 
@@ -184,7 +185,7 @@ def matrix_figure(
     )
     fig.add_trace(_cell_layer(shape, values, value_scale))
     _mark_cell(fig, pixel, shape)
-    _image_axes(fig, shape, size_px)
+    image_axes(fig, shape, size_px)
     fig.update_layout(plot_bgcolor="#dddddd")
     return fig
 
