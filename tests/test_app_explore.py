@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import json
 import re
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -12,7 +13,7 @@ from streamlit.testing.v1 import AppTest
 
 from dashboard.views import explore as ex
 
-APP = "dashboard/app.py"
+APP = str(Path(__file__).resolve().parent.parent / "dashboard" / "app.py")
 
 
 def start(dataset: str | None = None) -> AppTest:
