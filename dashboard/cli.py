@@ -12,7 +12,7 @@ import numpy as np
 from dashboard.catalog import CATALOG, DIGITS_NAME, DIGITS_TITLE, dataset_names
 from dashboard.dataset import Dataset
 from dashboard.errors import DashboardError, DataError
-from dashboard.loading import PROJECT_DATA_DIR, find_files, is_available, load_dataset
+from dashboard.loading import cache_dir, find_files, is_available, load_dataset
 
 
 class ProgressBar:
@@ -119,7 +119,7 @@ def build_parser() -> argparse.ArgumentParser:
                        description="Download catalog datasets from their public mirrors into "
                                    "data/<name>/, verifying each file's SHA-256.")
     p.add_argument("names", nargs="+", metavar="NAME", help=f"one or more of: {', '.join(CATALOG)}")
-    p.add_argument("--data-dir", default=PROJECT_DATA_DIR, help="where to put them (default: %(default)s)")
+    p.add_argument("--data-dir", default=cache_dir(), help="where to put them (default: %(default)s)")
     p.add_argument("--mirror", metavar="URL",
                    help="a mirror to try first, holding <URL>/<name>/<file> (e.g. a local copy)")
     p.set_defaults(func=cmd_fetch)

@@ -28,17 +28,23 @@ from dashboard.errors import DataError
 from dashboard.idx import read_idx
 
 ENV_DATA_DIR = "DASHBOARD_DATA_DIR"
+ENV_CACHE_DIR = "DASHBOARD_CACHE_DIR"
 PROJECT_DATA_DIR = Path(__file__).resolve().parent.parent / "data"
 
 Progress = Callable[[int, int | None, str], None]
 
 
+def cache_dir() -> Path:
+    """Where downloads go (and runs are kept): ``$DASHBOARD_CACHE_DIR`` or the project's ``data/``."""
+    return Path(os.environ.get(ENV_CACHE_DIR) or PROJECT_DATA_DIR)
+
+
 def search_dirs(extra: Sequence[str | os.PathLike] = ()) -> list[Path]:
-    """The data folders searched, in order: ``extra``, ``$DASHBOARD_DATA_DIR``, ``data/``."""
+    """The data folders searched, in order: ``extra``, ``$DASHBOARD_DATA_DIR``, :func:`cache_dir`."""
     dirs = [Path(d) for d in extra]
     if os.environ.get(ENV_DATA_DIR):
         dirs.append(Path(os.environ[ENV_DATA_DIR]))
-    dirs.append(PROJECT_DATA_DIR)
+    dirs.append(cache_dir())
     return dirs
 
 
@@ -186,7 +192,7 @@ def load_dataset(
     extra_dirs : sequence of path-like
         Folders to look in first (each holding ``<name>/``).
     download : bool
-        When the files are nowhere local, download them into ``data/<name>/``.
+        When the files are nowhere local, download them into ``cache_dir()/<name>/``.
     progress : callable, optional
         ``progress(done_bytes, total_bytes_or_None, file_name)`` during a download.
 
@@ -203,13 +209,13 @@ def load_dataset(
     if found is None and download:
         from dashboard.download import fetch_dataset
 
-        fetch_dataset(entry, PROJECT_DATA_DIR, progress=progress)
+        fetch_dataset(entry, cache_dir(), progress=progress)
         found = find_files(entry, split, extra_dirs)
     if found is None:
         raise DataError(
             f"{entry.title} is not on this machine. Download it with "
             f"`python -m dashboard fetch {entry.name}` (needs internet), or put its four "
-            f"IDX files ({', '.join(entry.file_names)}) in {PROJECT_DATA_DIR / entry.name} "
+            f"IDX files ({', '.join(entry.file_names)}) in {cache_dir() / entry.name} "
             f"or in a folder named by ${ENV_DATA_DIR}."
         )
     return load_idx_pair(*found, class_names=entry.class_names, name=entry.name, split=split)

@@ -20,7 +20,7 @@ import streamlit as st
 from dashboard.catalog import CATALOG, DIGITS_NAME, DIGITS_TITLE, dataset_names
 from dashboard.dataset import Dataset
 from dashboard.errors import DataError
-from dashboard.loading import PROJECT_DATA_DIR, is_available, load_dataset
+from dashboard.loading import cache_dir, is_available, load_dataset
 from dashboard.userdata import holdout_split, read_files
 
 SCALES = {"0–255": 255.0, "0–1": 1.0}
@@ -60,7 +60,7 @@ def _download_with_progress(name: str) -> None:
             bar.progress(min(pct, 100) / 100, text=f"Downloading {fname}: {size}")
 
     try:
-        fetch_dataset(CATALOG[name], PROJECT_DATA_DIR, progress=report)
+        fetch_dataset(CATALOG[name], cache_dir(), progress=report)
     finally:
         bar.empty()
 
@@ -126,7 +126,7 @@ def sidebar() -> None:
             f"(no internet connection?). Showing scikit-learn's built-in 8x8 digits instead. "
             f"To get {_title(name)}: run `python -m dashboard fetch {name}` where there is "
             f"internet, or copy its four files ({', '.join(CATALOG[name].file_names)}) "
-            f"into data/{name}/.\n\nDetails: {exc}"
+            f"into {cache_dir() / name}/.\n\nDetails: {exc}"
         ))
         st.rerun()
 
@@ -175,5 +175,5 @@ def colorscale() -> str:
 
 
 def runs_dir() -> Path:
-    """Where training runs are kept: ``$DASHBOARD_RUNS_DIR`` or ``data/runs``."""
-    return Path(os.environ.get("DASHBOARD_RUNS_DIR") or PROJECT_DATA_DIR / "runs")
+    """Where training runs are kept: ``$DASHBOARD_RUNS_DIR`` or ``runs/`` in :func:`cache_dir`."""
+    return Path(os.environ.get("DASHBOARD_RUNS_DIR") or cache_dir() / "runs")

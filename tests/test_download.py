@@ -31,7 +31,7 @@ def test_download_success_then_load(server, tmp_path, monkeypatch):
         sizes = [(d, t) for d, t, n in calls if n == name]
         assert sizes[0][0] == 0 and sizes[-1][0] == sizes[-1][1] > 0
     monkeypatch.delenv("DASHBOARD_DATA_DIR", raising=False)
-    monkeypatch.setattr(loading, "PROJECT_DATA_DIR", tmp_path)
+    monkeypatch.setenv("DASHBOARD_CACHE_DIR", str(tmp_path))
     assert load_dataset("mnist", "test").class_counts()[1] == 1135
     # A second fetch finds everything in place and downloads nothing.
     hits = len(Handler.hits)
@@ -41,7 +41,7 @@ def test_download_success_then_load(server, tmp_path, monkeypatch):
 
 def test_load_dataset_downloads_when_asked(server, tmp_path, monkeypatch):
     monkeypatch.delenv("DASHBOARD_DATA_DIR", raising=False)
-    monkeypatch.setattr(loading, "PROJECT_DATA_DIR", tmp_path)
+    monkeypatch.setenv("DASHBOARD_CACHE_DIR", str(tmp_path))
     monkeypatch.setitem(CATALOG, "mnist", replace(MNIST, mirrors=(f"{server}/good/",)))
     ds = load_dataset("mnist", "train", download=True)
     assert len(ds) == 60_000 and ds.source == str(tmp_path / "mnist")

@@ -42,7 +42,7 @@ def test_fashion_facts(shared_data, split, n):
 
 def test_digits_is_8x8_and_always_there(monkeypatch, tmp_path):
     monkeypatch.delenv("DASHBOARD_DATA_DIR", raising=False)
-    monkeypatch.setattr(loading, "PROJECT_DATA_DIR", tmp_path)
+    monkeypatch.setenv("DASHBOARD_CACHE_DIR", str(tmp_path))
     train, test = load_dataset("digits", "train"), load_dataset("digits", "test")
     assert train.shape == (8, 8) and len(train) + len(test) == 1797
     assert train.images.max() == 255 and train.images.min() == 0
@@ -53,7 +53,7 @@ def test_digits_is_8x8_and_always_there(monkeypatch, tmp_path):
 
 def test_missing_set_says_how_to_get_it(monkeypatch, tmp_path):
     monkeypatch.delenv("DASHBOARD_DATA_DIR", raising=False)
-    monkeypatch.setattr(loading, "PROJECT_DATA_DIR", tmp_path)
+    monkeypatch.setenv("DASHBOARD_CACHE_DIR", str(tmp_path))
     assert not is_available("mnist")
     with pytest.raises(DataError, match="python -m dashboard fetch mnist"):
         load_dataset("mnist", "train")
@@ -67,7 +67,7 @@ def test_search_order_prefers_env_then_data_then_system(monkeypatch, tmp_path, s
     (proj / "mnist").mkdir(parents=True)
     for f in CATALOG["mnist"].file_names:
         shutil.copy(shared_data / "mnist" / f, proj / "mnist" / f)
-    monkeypatch.setattr(loading, "PROJECT_DATA_DIR", proj)
+    monkeypatch.setenv("DASHBOARD_CACHE_DIR", str(proj))
     monkeypatch.delenv("DASHBOARD_DATA_DIR", raising=False)
     assert load_dataset("mnist", "test").source == str(proj / "mnist")
     monkeypatch.setenv("DASHBOARD_DATA_DIR", str(shared_data))
@@ -78,7 +78,7 @@ def test_system_package_folder_is_searched(monkeypatch, tmp_path, shared_data):
     from dataclasses import replace
 
     monkeypatch.delenv("DASHBOARD_DATA_DIR", raising=False)
-    monkeypatch.setattr(loading, "PROJECT_DATA_DIR", tmp_path / "empty")
+    monkeypatch.setenv("DASHBOARD_CACHE_DIR", str(tmp_path / "empty"))
     entry = replace(CATALOG["fashion-mnist"], system_dirs=(str(shared_data / "fashion-mnist"),))
     monkeypatch.setitem(CATALOG, "fashion-mnist", entry)
     ds = load_dataset("fashion-mnist", "test")

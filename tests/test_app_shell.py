@@ -1,0 +1,89 @@
+"""The real app under AppTest: dataset choice, first-run download, offline fallback, uploads."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import numpy as np
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from dashboard.catalog import CATALOG
+from tests.conftest import ROOT
+
+APP = str(ROOT / "dashboard" / "app.py")
+
+
+def app() -> AppTest:
+    return AppTest.from_file(APP, default_timeout=120)
+
+
+def page_text(at: AppTest) -> str:
+    return "\n".join(str(t.value) for t in at.text)
+
+
+@pytest.fixture()
+def empty_machine(monkeypatch, tmp_path):
+    """Nothing cached, no reference data: as a user's first run."""
+    monkeypatch.setenv("DASHBOARD_DATA_DIR", str(tmp_path / "nothing"))
+    monkeypatch.setenv("DASHBOARD_CACHE_DIR", str(tmp_path / "cache"))
+    from dashboard import shell
+
+    shell.load_shared.clear()
+    yield tmp_path / "cache"
+    shell.load_shared.clear()
+
+
+def test_opens_on_mnist(shared_data):
+    at = app().run()
+    assert not at.exception
+    assert at.selectbox(key="ds_name").value == "mnist"
+    assert "mnist (train): 60,000 images of 28x28" in page_text(at)
+    at.radio(key="ds_split").set_value("test").run()
+    assert "mnist (test): 10,000 images" in page_text(at)
+
+
+def test_offline_first_run_says_so_and_uses_digits(empty_machine, monkeypatch):
+    # Loopback port 9: the connection is refused, as with no network.
+    monkeypatch.setitem(CATALOG, "mnist", replace(CATALOG["mnist"], mirrors=("http://127.0.0.1:9/",)))
+    at = app().run()
+    assert not at.exception
+    warning = " ".join(w.value for w in at.warning)
+    assert "could not be downloaded" in warning and "python -m dashboard fetch mnist" in warning
+    assert at.selectbox(key="ds_name").value == "digits"
+    assert "digits (train): 1,437 images of 8x8" in page_text(at)
+    assert not (empty_machine / "mnist").exists()
+
+
+def test_first_run_downloads_with_progress(empty_machine, monkeypatch, server):
+    monkeypatch.setitem(CATALOG, "mnist", replace(CATALOG["mnist"], mirrors=(f"{server}/good/",)))
+    at = app().run()
+    assert not at.exception and not at.warning
+    assert sorted(p.name for p in (empty_machine / "mnist").iterdir()) == sorted(CATALOG["mnist"].file_names)
+    assert "mnist (train): 60,000 images" in page_text(at)
+
+
+def test_bad_upload_shows_message_and_keeps_dataset(shared_data):
+    at = app().run()
+    at.selectbox(key="ds_name").select("fashion-mnist").run()
+    at.file_uploader(key="upload_files").set_value(("bad.csv", b"1,2,3\n4,5,6\n", "text/csv")).run()
+    assert not at.exception
+    errors = " ".join(e.value for e in at.error)
+    assert "That file was not loaded" in errors and "not a square" in errors
+    assert at.selectbox(key="ds_name").value == "fashion-mnist"
+    assert "fashion-mnist (train)" in page_text(at)
+
+
+def test_good_upload_becomes_the_dataset(digits_train):
+    rows = [",".join(map(str, [lab, *img.ravel()])) for lab, img in
+            zip(digits_train.labels[:40], digits_train.images[:40])]
+    at = app().run()
+    at.file_uploader(key="upload_files").set_value(
+        ("my digits.csv", ("\n".join(rows) + "\n").encode(), "text/csv")).run()
+    assert not at.exception
+    assert at.selectbox(key="ds_name").value == "upload: my digits.csv"
+    assert at.radio(key="ds_split").options == ["all"]
+    assert "my digits (all): 40 images of 8x8" in page_text(at)
+    # The upload is this session's: its arrays are what was sent.
+    ds = at.session_state["uploads"]["upload: my digits.csv"]["all"]
+    assert np.array_equal(ds.images, digits_train.images[:40])
