@@ -250,11 +250,14 @@ def grid_figure(
     -------
     plotly.graph_objects.Figure
         As :func:`tiles_figure`; the click points' ``customdata`` are the
-        dataset indices, captions read ``"#index label"``.
+        dataset indices, captions read ``"#index label"`` (trimmed with "…"
+        to the tile width; the hover text is complete).
     """
     idx = np.asarray(indices, dtype=np.int64)
     labs = labels[idx]
-    captions = [f"#{i} {class_names[c]}" for i, c in zip(idx.tolist(), labs.tolist())]
+    # Long names ("Ankle boot" after "#59999") would spill into the next tile: trim; hover has it all.
+    width_chars = max(6, grid_layout(1, images.shape[1:]).cell_w // 7)
+    captions = [_fit(f"#{i} {class_names[c]}", width_chars) for i, c in zip(idx.tolist(), labs.tolist())]
     hover = [f"sample {i}: {class_names[c]} (label {c})" for i, c in zip(idx.tolist(), labs.tolist())]
     where = np.flatnonzero(idx == selected_sample) if selected_sample is not None else []
     return tiles_figure(
@@ -289,6 +292,10 @@ def clicked_value(selection: Mapping[str, Any] | None, trace: int = 1) -> int | 
         if value is not None:
             return int(value)
     return None
+
+
+def _fit(text: str, n: int) -> str:
+    return text if len(text) <= n else text[: n - 1] + "…"
 
 
 def _plain(text: str) -> str:

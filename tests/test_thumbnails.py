@@ -101,3 +101,15 @@ def test_clicked_value_reads_streamlit_selection():
     assert thumbnails.clicked_value({"points": [{"curve_number": 0, "customdata": 5}]}) is None
     assert thumbnails.clicked_value({"points": []}) is None
     assert thumbnails.clicked_value(None) is None
+
+
+def test_long_captions_are_trimmed_but_hover_is_whole(shared_data):
+    from dashboard.loading import load_dataset
+
+    fashion = load_dataset("fashion-mnist", "test")
+    boot = fashion.class_names.index("Ankle boot")
+    idx = np.flatnonzero(fashion.labels == boot)[-3:]
+    fig = thumbnails.grid_figure(fashion.images, fashion.labels, fashion.class_names, idx)
+    cell_chars = thumbnails.grid_layout(1, fashion.shape).cell_w // 7
+    assert all(len(t) <= cell_chars and t.startswith(f"#{i} ") for t, i in zip(fig.data[2].text, idx))
+    assert all(h.endswith("Ankle boot (label 9)") for h in fig.data[1].hovertext)
