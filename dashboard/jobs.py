@@ -81,6 +81,13 @@ class TrainingJob:
         The two splits of one dataset; shared, never modified.
     store : RunStore, optional
         Where to save the run when training ends; ``None`` to keep it in memory only.
+
+    Attributes
+    ----------
+    params : TrainParams
+        The validated parameters.
+    train, test : Dataset
+        The splits given.
     """
 
     def __init__(self, params: TrainParams, train: Dataset, test: Dataset, store: RunStore | None = None) -> None:
@@ -89,7 +96,7 @@ class TrainingJob:
         # Validate now, in the caller's thread, so bad parameters never start a thread.
         self.trainer = Trainer(params, train)
         self.params = self.trainer.params
-        self._test = test
+        self.train, self.test = train, test
         self._store = store
         self._stop = threading.Event()
         self._lock = threading.Lock()
@@ -185,7 +192,7 @@ class TrainingJob:
             with self._lock:
                 self._state = EVALUATING
             model = self.trainer.final_model()
-            metrics = evaluate(model, self._test)
+            metrics = evaluate(model, self.test)
             run = None
             if self._store is not None:
                 run = self._store.save(

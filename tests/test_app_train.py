@@ -1,0 +1,138 @@
+"""The Train and Runs pages, driven through AppTest on real MNIST with short runs."""
+
+from __future__ import annotations
+
+import io
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from dashboard.jobs import DONE
+from dashboard.views import runs as runs_view
+from dashboard.views import train as tv
+
+ROOT = Path(__file__).resolve().parent.parent
+
+# The pages as app.py registers them, with the real shell (sidebar, shared datasets).
+SCRIPT = """
+import sys
+sys.path.insert(0, {root!r})
+import streamlit as st
+from dashboard import shell
+from dashboard.views import runs, train
+nav = st.navigation([
+    st.Page(train.page, title="Train", url_path="train", default={train_first}),
+    st.Page(runs.page, title="Runs", url_path="runs", default={runs_first}),
+])
+shell.sidebar()
+nav.run()
+"""
+
+
+def app(page: str) -> AppTest:
+    at = AppTest.from_string(
+        SCRIPT.format(root=str(ROOT), train_first=page == "train", runs_first=page == "runs"),
+        default_timeout=90,
+    )
+    at.run()
+    assert not at.exception, at.exception
+    return at
+
+
+@pytest.fixture(autouse=True)
+def runs_dir(tmp_path, monkeypatch):
+    monkeypatch.setenv("DASHBOARD_RUNS_DIR", str(tmp_path))
+    return tmp_path
+
+
+def set_short(at: AppTest, hidden: str, epochs: int = 2, size: int = 2000) -> None:
+    at.selectbox(key=tv.K_PRESET).set_value("quick").run()
+    at.text_input(key=tv.K_HIDDEN).set_value(hidden)
+    at.number_input(key=tv.K_EPOCHS).set_value(epochs)
+    at.number_input(key=tv.K_SIZE).set_value(size)
+    at.number_input(key=tv.K_BATCH).set_value(100)
+    at.run()
+    assert not at.exception, at.exception
+
+
+def finish(at: AppTest):
+    job = at.session_state[tv.K_JOB]
+    assert job.join(timeout=120)
+    at.run()  # the page notices the end and reruns once to draw the results
+    assert not at.exception, at.exception
+    return job
+
+
+def test_train_page_short_run_then_runs_page_lists_it(mnist_train):
+    at = app("train")
+    assert at.selectbox(key=tv.K_PRESET).value == "default"
+    assert any("Estimated time" in c.value for c in at.caption)
+    set_short(at, "32")
+    at.button(key=tv.K_START).click().run()
+    assert not at.exception, at.exception
+    job = finish(at)
+    snap = job.snapshot()
+    assert snap.state == DONE and snap.epoch == 2
+    assert job.params.hidden == (32,) and job.params.train_size == 2000
+    acc = [m for m in at.metric if m.label == "Test accuracy"]
+    assert len(acc) == 1 and float(acc[0].value) == pytest.approx(snap.metrics.accuracy, abs=1e-4)
+    assert float(acc[0].value) > 0.7
+    keys = {c.proto.id for c in at.get("plotly_chart")}
+    for key in ("train_curves", "train_val_conf", tv.K_TEST_CONF, "train_weights", "train_sample_proba"):
+        assert any(k.endswith(key) for k in keys), key
+    # Predict another sample, then an uploaded drawing of a "1" (dark stroke on white paper).
+    at.number_input(key=tv.K_SAMPLE).set_value(5).run()
+    assert not at.exception, at.exception
+    paper = np.full((120, 90), 255, dtype=np.uint8)
+    paper[15:105, 40:52] = 0
+    buf = io.BytesIO()
+    Image.fromarray(paper).save(buf, format="PNG")
+    at.file_uploader(key=tv.K_UPLOAD).set_value(("one.png", buf.getvalue(), "image/png")).run()
+    assert not at.exception, at.exception
+    assert not at.error
+    assert any(c.proto.id.endswith("train_upload_proba") for c in at.get("plotly_chart"))
+
+    runs = app("runs")
+    (table,) = runs.dataframe
+    df = table.value
+    assert df["run"].tolist() == [snap.run.run_id]
+    assert df["dataset"].tolist() == ["mnist"] and df["hidden"].tolist() == ["32"]
+    assert df["test accuracy"].iloc[0] == pytest.approx(snap.metrics.accuracy)
+
+
+def test_bad_parameter_is_named_and_training_cannot_start():
+    at = app("train")
+    at.text_input(key=tv.K_HIDDEN).set_value("256,-1").run()
+    assert any(e.value.startswith("hidden:") for e in at.error)
+    assert at.button(key=tv.K_START).disabled
+    at.text_input(key=tv.K_HIDDEN).set_value("64")
+    at.text_input(key=tv.K_LR).set_value("0").run()
+    assert any(e.value.startswith("learning_rate:") for e in at.error)
+
+
+def test_two_sessions_training_at_once_keep_separate_results(runs_dir):
+    a, b = app("train"), app("train")
+    set_short(a, "16", epochs=2)
+    set_short(b, "48", epochs=3, size=3000)
+    a.button(key=tv.K_START).click().run()
+    b.button(key=tv.K_START).click().run()
+    ja, jb = finish(a), finish(b)
+    assert ja is not jb
+    sa, sb = ja.snapshot(), jb.snapshot()
+    assert (sa.state, sb.state) == (DONE, DONE)
+    assert (sa.epoch, sb.epoch) == (2, 3)
+    assert ja.model.coefs_[0].shape[1] == 16 and jb.model.coefs_[0].shape[1] == 48
+    assert sa.run.run_id != sb.run.run_id
+    # Each page shows its own session's result.
+    for at, snap in ((a, sa), (b, sb)):
+        (acc,) = [m for m in at.metric if m.label == "Test accuracy"]
+        assert float(acc.value) == pytest.approx(snap.metrics.accuracy, abs=1e-4)
+    # Both runs are listed; selecting both draws the comparison.
+    runs = app("runs")
+    assert set(runs.dataframe[0].value["run"]) == {sa.run.run_id, sb.run.run_id}
+    frame = runs_view.runs_frame(runs_view.RunStore(runs_dir).list().runs)
+    assert sorted(frame["epochs"]) == [2, 3]
