@@ -15,12 +15,16 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 import streamlit as st  # noqa: E402
 
 from dashboard import shell  # noqa: E402
-from dashboard.views import datasets  # noqa: E402
+from dashboard.views import datasets, explore, overview, runs, train  # noqa: E402
 
 st.set_page_config(page_title="MNIST explorer", layout="wide")
 
 pages = [
-    st.Page(datasets.page, title="Datasets", url_path="datasets", default=True),
+    st.Page(explore.page, title="Explore", url_path="explore", icon=":material/grid_view:", default=True),
+    st.Page(overview.page, title="Dataset overview", url_path="overview", icon=":material/bar_chart:"),
+    st.Page(train.page, title="Train", url_path="train", icon=":material/model_training:"),
+    st.Page(runs.page, title="Runs", url_path="runs", icon=":material/history:"),
+    st.Page(datasets.page, title="Datasets", url_path="datasets", icon=":material/database:"),
 ]
 nav = st.navigation(pages)
 shell.sidebar()

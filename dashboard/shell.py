@@ -115,13 +115,17 @@ def sidebar() -> None:
     if notice:
         kind, text = notice
         getattr(st, kind)(text)
-    if name in uploads or name == DIGITS_NAME or is_available(name):
-        return
+    if not (name in uploads or name == DIGITS_NAME or is_available(name)):
+        _fetch_or_fall_back(name)
+    st.sidebar.caption(current_dataset().describe())
+
+
+def _fetch_or_fall_back(name: str) -> None:
     try:
         _download_with_progress(name)
     except DataError as exc:
-        state[K_SWITCH] = DIGITS_NAME
-        state[K_NOTICE] = ("warning", (
+        st.session_state[K_SWITCH] = DIGITS_NAME
+        st.session_state[K_NOTICE] = ("warning", (
             f"{_title(name)} is not on this machine and could not be downloaded "
             f"(no internet connection?). Showing scikit-learn's built-in 8x8 digits instead. "
             f"To get {_title(name)}: run `python -m dashboard fetch {name}` where there is "

@@ -19,7 +19,8 @@ def app() -> AppTest:
 
 
 def page_text(at: AppTest) -> str:
-    return "\n".join(str(t.value) for t in at.text)
+    """The sidebar's line about the loaded dataset."""
+    return "\n".join(str(c.value) for c in at.sidebar.caption)
 
 
 @pytest.fixture()
