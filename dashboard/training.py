@@ -623,7 +623,7 @@ def evaluate(model: MLPClassifier, test: Dataset) -> TestMetrics:
 
 # Sustained float32 multiply-adds per second of one MLP epoch on the reference
 # 2-core machine, measured by benchmarks/bench_training.py; used only to guess.
-DEFAULT_MACS_PER_SECOND = 1.2e11
+DEFAULT_MACS_PER_SECOND = 7e10
 
 
 def estimate_seconds(
