@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import shutil
 import tempfile
 import urllib.error
 import urllib.request
@@ -26,13 +27,51 @@ TIMEOUT_S = 30.0
 Progress = Callable[[int, int | None, str], None]
 
 
+def _open_unnamed(folder: Path) -> tuple[int, Path | None]:
+    """Open a file in ``folder`` that has no name yet (Linux ``O_TMPFILE``), so that a
+    process killed while writing it leaves nothing behind. Where that is not supported,
+    a hidden named ``.part`` file (removed on failure, and by the next fetch if killed)."""
+    flag = getattr(os, "O_TMPFILE", 0)
+    if flag:
+        try:
+            return os.open(folder, flag | os.O_RDWR, 0o644), None
+        except OSError:
+            pass
+    fd, name = tempfile.mkstemp(prefix=".", suffix=".part", dir=folder)
+    return fd, Path(name)
+
+
+def _name_it(fd: int, tmp: Path | None, final: Path) -> None:
+    """Give the finished, verified file its final name in one step."""
+    if tmp is not None:
+        os.replace(tmp, final)
+        return
+    try:
+        os.link(f"/proc/self/fd/{fd}", final)
+        return
+    except FileExistsError:
+        return  # another download of the same verified file finished first
+    except OSError:
+        pass  # some kernels and sandboxes refuse the link (EXDEV, EPERM): copy locally
+    copy_fd, copy_name = tempfile.mkstemp(prefix=".", suffix=".part", dir=final.parent)
+    try:
+        os.lseek(fd, 0, os.SEEK_SET)
+        with open(fd, "rb", closefd=False) as src, os.fdopen(copy_fd, "wb") as dst:
+            shutil.copyfileobj(src, dst, CHUNK * 16)
+            dst.flush()
+            os.fsync(dst.fileno())
+        os.replace(copy_name, final)
+    finally:
+        Path(copy_name).unlink(missing_ok=True)
+
+
 def _download_one(url: str, dest: Path, expected_sha256: str, name: str,
                   progress: Progress | None, timeout: float) -> None:
     """Fetch ``url`` into ``dest`` atomically, verifying the decompressed content."""
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{dest.name}.", suffix=".part", dir=dest.parent)
-    tmp = Path(tmp_name)
+    fd, tmp = _open_unnamed(dest.parent)
     try:
-        with os.fdopen(fd, "wb") as out, urllib.request.urlopen(url, timeout=timeout) as resp:
+        with os.fdopen(fd, "wb", closefd=False) as out, \
+                urllib.request.urlopen(url, timeout=timeout) as resp:
             total = resp.headers.get("Content-Length")
             total = int(total) if total and total.isdigit() else None
             sha = hashlib.sha256()
@@ -57,16 +96,19 @@ def _download_one(url: str, dest: Path, expected_sha256: str, name: str,
                 if not inflater.eof:
                     raise DataError(f"{name}: the download is truncated (incomplete gzip stream)")
             out.flush()
-            os.fsync(out.fileno())
+            os.fsync(fd)
         if sha.hexdigest() != expected_sha256:
             raise DataError(f"{name}: checksum mismatch (got {sha.hexdigest()[:12]}…, expected "
                             f"{expected_sha256[:12]}…): the file is corrupt or not the real one")
         final = dest if inflater is not None else dest.with_name(dest.name.removesuffix(".gz"))
-        os.replace(tmp, final)
+        _name_it(fd, tmp, final)
+        tmp = None
     except zlib.error as exc:
         raise DataError(f"{name}: corrupt gzip data from the server ({exc})") from None
     finally:
-        tmp.unlink(missing_ok=True)
+        os.close(fd)
+        if tmp is not None:
+            tmp.unlink(missing_ok=True)
 
 
 def fetch_dataset(
