@@ -97,6 +97,9 @@ def parse_idx(data: bytes | bytearray, what: str = "file") -> np.ndarray:
         raise DataError(
             f"{what}: {have - need:,} unexpected bytes after the values of shape {shape}"
         )
+    # An empty body still has a shape; (0, 2**32-1, 2**32-1) is beyond what numpy can index.
+    if _expected_size(dtype, tuple(max(d, 1) for d in shape)) >= 2**62:
+        raise DataError(f"{what}: shape {shape} in the header is impossibly large")
     arr = np.frombuffer(data, dtype=dtype, offset=offset).reshape(shape)
     if dtype.byteorder == ">":
         arr = arr.astype(dtype.newbyteorder("="))

@@ -17,9 +17,11 @@ line, column or key.
 from __future__ import annotations
 
 import io
+import lzma
 import math
 import os
 import zipfile
+import zlib
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -51,6 +53,8 @@ def to_pixels(values: np.ndarray, what: str) -> np.ndarray:
     """
     if values.dtype == np.uint8:
         return values
+    if values.size == 0:  # (checked here: reshape(n, -1) below cannot infer a side of 0)
+        raise DataError(f"{what}: holds no pixel values (no samples, or images with an empty side)")
     if values.dtype == bool or not (np.issubdtype(values.dtype, np.integer)
                                     or np.issubdtype(values.dtype, np.floating)):
         raise DataError(f"{what}: pixel values must be numbers, got {values.dtype}")
@@ -126,6 +130,25 @@ def _is_number(text: str) -> bool:
     return True
 
 
+def _float_or_nan(text) -> float:
+    try:
+        return float(text)
+    except OverflowError:  # a Python int beyond float range
+        return math.inf if text > 0 else -math.inf
+    except (TypeError, ValueError):
+        return math.nan
+
+
+def _to_float(column: pd.Series) -> pd.Series:
+    """A column as numbers, NaN where a cell is not one."""
+    try:
+        return pd.to_numeric(column, errors="coerce")
+    except OverflowError:
+        # pandas raises, despite errors="coerce", on integers too long for a float
+        # ("9" * 400); Python makes them inf, which the range check then refuses.
+        return column.map(_float_or_nan).astype(np.float64)
+
+
 def read_csv(data: bytes, name: str = "upload.csv") -> Splits:
     """Parse a CSV dataset: label first, then ``h*w`` pixel columns; header optional."""
     if b"\x00" in data[:4096]:
@@ -137,6 +160,15 @@ def read_csv(data: bytes, name: str = "upload.csv") -> Splits:
     if not first:
         raise DataError(f"{name}: the file is empty")
     has_header = not _is_number(first.split(",")[0].strip().strip('"'))
+    # pandas pads every short row to the first line's width, so a long first line
+    # followed by many short rows would cost rows x columns cells from a file of
+    # rows + columns bytes. A complete row needs at least one byte per cell, so a
+    # file with more cells than bytes has short rows: refuse it before parsing.
+    n_cols = first.count(",") + 1
+    n_lines = max(data.count(b"\n"), data.count(b"\r")) + 1
+    if n_lines * n_cols > len(data) + n_cols + 1:
+        raise DataError(f"{name}: rows are shorter than the first line ({n_cols} columns); "
+                        f"every row needs a label and all its pixel values")
     try:
         frame = pd.read_csv(io.BytesIO(data), header=0 if has_header else None,
                             skip_blank_lines=False, encoding="utf-8-sig", low_memory=False,
@@ -151,7 +183,7 @@ def read_csv(data: bytes, name: str = "upload.csv") -> Splits:
     if frame.shape[1] < 2:
         raise DataError(f"{name}: needs a label column and pixel columns; found {frame.shape[1]} column")
     offset = 2 if has_header else 1  # line number of frame row 0
-    numeric = frame.apply(pd.to_numeric, errors="coerce") if any(
+    numeric = frame.apply(_to_float) if any(
         dt.kind not in "iuf" for dt in frame.dtypes) else frame
     values = numeric.to_numpy(dtype=np.float64)
     bad = np.isnan(values)
@@ -163,7 +195,8 @@ def read_csv(data: bytes, name: str = "upload.csv") -> Splits:
         raise DataError(f"{name}: line {row + offset}, column {col + 1} is {shown}")
     side = square_side(values.shape[1] - 1, name)
     labels = values[:, 0]
-    frac = labels != np.round(labels)
+    # Infinite or huge labels are not class numbers either (and would wrap in int64).
+    frac = (labels != np.round(labels)) | ~(np.abs(labels) < 2.0**62)
     if frac.any() or (labels < 0).any():
         row = int(np.argmax(frac | (labels < 0)))
         raise DataError(f"{name}: line {row + offset}: label {labels[row]:g} is not a class number "
@@ -208,8 +241,9 @@ def read_npz(data: bytes, name: str = "upload.npz") -> Splits:
     buf = io.BytesIO(data)
     try:
         with zipfile.ZipFile(buf) as zf:
-            infos = [i for i in zf.infolist() if i.filename.endswith(".npy")]
-            for info in infos:
+            # Every member, not only *.npy ones: np.load also reads a member named
+            # "x" as key "x", and would allocate whatever its header claims.
+            for info in zf.infolist():
                 _check_npz_member(zf, info, name)
         buf.seek(0)
         with np.load(buf, allow_pickle=False) as npz:
@@ -243,8 +277,12 @@ def read_npz(data: bytes, name: str = "upload.npz") -> Splits:
                 out[split] = _make(to_pixels(x, what), labels, class_names, Path(name).stem, split, name)
     except DataError:
         raise
-    except (zipfile.BadZipFile, zipfile.LargeZipFile, EOFError, OSError, ValueError, KeyError) as exc:
+    except (zipfile.BadZipFile, zipfile.LargeZipFile, EOFError, OSError, ValueError, KeyError,
+            zlib.error, lzma.LZMAError) as exc:
         raise DataError(f"{name}: not a readable .npz file ({exc})") from None
+    except (NotImplementedError, RuntimeError) as exc:
+        # zipfile's words for an unsupported compression method or version, and for encryption.
+        raise DataError(f"{name}: a zip archive this app cannot read ({exc})") from None
     # Splits of one file must agree on the classes.
     if len({ds.n_classes for ds in out.values()}) > 1:
         n = max(ds.n_classes for ds in out.values())
@@ -334,8 +372,6 @@ def inflate_text(data: bytes, what: str) -> bytes:
     """Gunzip a ``.csv.gz`` (bounded like every inflation here)."""
     if not data.startswith(b"\x1f\x8b"):
         return data
-    import zlib
-
     d = zlib.decompressobj(wbits=31)
     try:
         out = d.decompress(data, MAX_INFLATE_RATIO * len(data))
