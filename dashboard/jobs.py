@@ -51,6 +51,9 @@ class JobSnapshot:
         The message if the job failed.
     run : Run or None
         The saved run once done (if the job had a store).
+    save_error : str or None
+        Why the run could not be saved (disk full, read-only...); the job is
+        still done and its metrics are kept.
     metrics : TestMetrics or None
         Test metrics once done.
     """
@@ -65,6 +68,7 @@ class JobSnapshot:
     error: str | None = None
     run: Run | None = None
     metrics: TestMetrics | None = field(default=None, repr=False)
+    save_error: str | None = None
 
     @property
     def finished(self) -> bool:
@@ -104,6 +108,7 @@ class TrainingJob:
         self._history: list[EpochReport] = []
         self._error: str | None = None
         self._run: Run | None = None
+        self._save_error: str | None = None
         self._metrics: TestMetrics | None = None
         self._started_at: float | None = None
         self._finished_at: float | None = None
@@ -176,6 +181,7 @@ class TrainingJob:
                 error=self._error,
                 run=self._run,
                 metrics=self._metrics,
+                save_error=self._save_error,
             )
 
     def _work(self, on_epoch: Callable[[EpochReport], None] | None) -> None:
@@ -195,22 +201,12 @@ class TrainingJob:
             metrics = evaluate(model, self.test)
             run = None
             if self._store is not None:
-                run = self._store.save(
-                    model=model,
-                    params=self.params,
-                    history=list(self._history),
-                    metrics=metrics,
-                    dataset=self.trainer.dataset_name,
-                    dataset_checksum=self.trainer.dataset_checksum,
-                    class_names=self.trainer.class_names,
-                    image_shape=self.trainer.image_shape,
-                    timing={
-                        "train": train_seconds,
-                        "test": metrics.seconds,
-                        "total": time.perf_counter() - t0,
-                    },
-                    status="stopped" if self.trainer.stopped else "completed",
-                )
+                try:
+                    run = self._save(model, metrics, train_seconds, t0)
+                except DashboardError as exc:
+                    # The model and metrics are good: show them, and say why they are not kept.
+                    with self._lock:
+                        self._save_error = str(exc)
             with self._lock:
                 self._metrics, self._run, self._state = metrics, run, DONE
         except DashboardError as exc:
@@ -223,3 +219,18 @@ class TrainingJob:
         finally:
             with self._lock:
                 self._finished_at = time.perf_counter()
+
+    def _save(self, model, metrics: TestMetrics, train_seconds: float, t0: float) -> Run:
+        """Write the finished run to the store (raises DashboardError if it cannot)."""
+        return self._store.save(
+            model=model,
+            params=self.params,
+            history=list(self._history),
+            metrics=metrics,
+            dataset=self.trainer.dataset_name,
+            dataset_checksum=self.trainer.dataset_checksum,
+            class_names=self.trainer.class_names,
+            image_shape=self.trainer.image_shape,
+            timing={"train": train_seconds, "test": metrics.seconds, "total": time.perf_counter() - t0},
+            status="stopped" if self.trainer.stopped else "completed",
+        )

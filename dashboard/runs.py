@@ -14,6 +14,7 @@ reported and skipped, never fatal.
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 import re
@@ -162,12 +163,15 @@ class RunStore:
         """
         run_id = run_id or self.new_id(dataset)
         _check_id(run_id)
-        self.root.mkdir(parents=True, exist_ok=True)
         final = self.root / run_id
-        if final.exists():
-            raise DataError(f"run {run_id} already exists")
         tmp = self.root / f"{_TMP_PREFIX}{run_id}-{secrets.token_hex(4)}"
-        tmp.mkdir()
+        try:
+            self.root.mkdir(parents=True, exist_ok=True)
+            if final.exists():
+                raise DataError(f"run {run_id} already exists")
+            tmp.mkdir()
+        except OSError as exc:
+            raise _save_error(self.root, exc) from None
         try:
             info = {
                 "format": FORMAT_VERSION,
@@ -190,8 +194,10 @@ class RunStore:
             # The rename is the commit point: before it no reader sees the run.
             os.rename(tmp, final)
             _fsync_dir(self.root)
-        except BaseException:
+        except BaseException as exc:
             shutil.rmtree(tmp, ignore_errors=True)
+            if isinstance(exc, OSError):  # disk full, read-only, file too large...
+                raise _save_error(self.root, exc) from None
             raise
         return Run(run_id, info, final)
 
@@ -280,6 +286,16 @@ class RunStore:
     def _path(self, run_id: str) -> Path:
         _check_id(run_id)
         return self.root / run_id
+
+
+def _save_error(root: Path, exc: OSError) -> DataError:
+    """The message for a run that could not be written (nothing of it is left behind)."""
+    reason = {errno.ENOSPC: "the disk is full", errno.EDQUOT: "the disk quota is used up",
+              errno.EROFS: "the folder is read-only", errno.EACCES: "no permission to write there",
+              errno.EPERM: "no permission to write there", errno.EFBIG: "a file grew beyond the size limit",
+              }.get(exc.errno, exc.strerror or str(exc))
+    return DataError(f"the run could not be saved in {root}: {reason}. Free some space or set "
+                     f"{ENV_RUNS_DIR} to a writable folder; the results below are not kept.")
 
 
 def _check_id(run_id: str) -> None:

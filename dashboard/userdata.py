@@ -154,7 +154,8 @@ def read_csv(data: bytes, name: str = "upload.csv") -> Splits:
     if b"\x00" in data[:4096]:
         raise DataError(f"{name}: this is not a text file, so not a CSV")
     try:
-        first = data[:65536].decode("utf-8-sig").splitlines()[0] if data.strip() else ""
+        lines = data[:65536].decode("utf-8-sig").splitlines()  # none for a bare BOM
+        first = lines[0] if lines else ""
     except UnicodeDecodeError:
         raise DataError(f"{name}: not UTF-8 text, so not a CSV") from None
     if not first:

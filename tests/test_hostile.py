@@ -263,6 +263,7 @@ def csv_files(draw) -> bytes:
 
 @HOSTILE
 @given(st.one_of(st.binary(max_size=256), csv_files()))
+@example(b"\xef\xbb\xbf")  # a bare BOM was an IndexError
 @example(b"1e400,0,0,0,0\n")
 @example(b"1e19,0,0,0,0\n")
 # A long first line then short rows: pandas would pad every row to the first
@@ -277,6 +278,11 @@ def test_csv_short_rows_after_a_wide_first_line_are_refused_cheaply():
     data = b"label" + b",p" * 3000 + b"\n" + b"1\n" * 3000
     out = run_bounded(lambda: read_csv(data), bound_for(len(data)))
     assert isinstance(out, DataError) and "shorter than the first" in str(out)
+
+
+def test_csv_of_only_a_byte_order_mark_is_empty():
+    with pytest.raises(DataError, match="empty"):
+        read_csv(b"\xef\xbb\xbf")
 
 
 def test_csv_label_too_large_for_int64_is_refused_as_a_label():

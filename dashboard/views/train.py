@@ -152,6 +152,8 @@ def _results(job: TrainingJob) -> None:
         col.metric(label, f"{value:.4f}", delta=f"{metrics.accuracy - value:+.4f} for this run")
     if run is not None:
         st.caption(f"Saved as run `{run.run_id}` ({run.info['timing']['total']:.1f} s); see the Runs page.")
+    if snap.save_error:
+        st.error(f"Not saved: {snap.save_error}")
 
     st.markdown("**Per class**")
     st.plotly_chart(train_figures.per_class_figure(metrics.precision, metrics.recall, metrics.f1, names),
