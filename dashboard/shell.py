@@ -13,6 +13,7 @@ never load data themselves.
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 
 import streamlit as st
@@ -31,6 +32,29 @@ UPLOAD_PREFIX = "upload: "
 # Session-state keys owned by the shell.
 K_NAME, K_SPLIT, K_SCALE, K_COLORS = "ds_name", "ds_split", "value_scale", "colorscale"
 K_UPLOADS, K_UPLOAD_SEEN, K_NOTICE, K_SWITCH = "uploads", "upload_seen", "ds_notice", "ds_switch_to"
+
+
+# Every ASCII punctuation character, each of which CommonMark lets a backslash escape.
+_MARKDOWN_PUNCT = re.compile(r"([!-/:-@\[-`{-~])")
+
+
+def plain(text: object) -> str:
+    """``text`` escaped for a markdown element (``st.caption``, ``st.success``...): shown as written.
+
+    File names, class names and messages quoting them come from users; escaped,
+    they never become bold, links, images, HTML, LaTeX or colour directives.
+
+    Parameters
+    ----------
+    text : object
+        Converted with ``str``.
+
+    Returns
+    -------
+    str
+        Markdown source that renders to exactly ``str(text)``.
+    """
+    return _MARKDOWN_PUNCT.sub(r"\\\1", str(text))
 
 
 @st.cache_resource(show_spinner="Decoding the dataset…", max_entries=8)
@@ -73,13 +97,13 @@ def _handle_upload(files) -> None:
     try:
         splits = read_files([(f.name, f.getvalue()) for f in files])
     except DataError as exc:
-        st.session_state[K_NOTICE] = ("error", f"That file was not loaded: {exc}")
+        st.session_state[K_NOTICE] = ("error", plain(f"That file was not loaded: {exc}"))
         return
     label = UPLOAD_PREFIX + os.path.basename(files[0].name)
     st.session_state.setdefault(K_UPLOADS, {})[label] = splits
     st.session_state[K_SWITCH] = label
     first = next(iter(splits.values()))
-    st.session_state[K_NOTICE] = ("success", f"Loaded {first.describe()}.")
+    st.session_state[K_NOTICE] = ("success", plain(f"Loaded {first.describe()}."))
     st.rerun()
 
 
@@ -94,7 +118,7 @@ def sidebar() -> None:
     if state.get(K_NAME) not in options:
         state[K_NAME] = DEFAULT_DATASET
     with st.sidebar:
-        st.header("Dataset")
+        st.header("Data")
         name = st.selectbox("Dataset", options, key=K_NAME, format_func=_title)
         splits = list(uploads[name]) if name in uploads else ["train", "test"]
         if state.get(K_SPLIT) not in splits:
@@ -117,7 +141,7 @@ def sidebar() -> None:
         getattr(st, kind)(text)
     if not (name in uploads or name == DIGITS_NAME or is_available(name)):
         _fetch_or_fall_back(name)
-    st.sidebar.caption(current_dataset().describe())
+    st.sidebar.caption(plain(current_dataset().describe()))  # names a user's file
 
 
 def _fetch_or_fall_back(name: str) -> None:

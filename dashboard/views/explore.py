@@ -146,11 +146,16 @@ def browser(table_area) -> None:
 
     b = st.columns([1, 1, 1, 1, 1, 4])
     at_start, at_end = page.number == 0, page.number >= page.n_pages - 1
-    b[0].button("⏮ First", key="explore_first", on_click=_go_to, args=(0,), disabled=at_start)
-    b[1].button("◀ Previous", key="explore_prev", on_click=_step, args=(-1,), disabled=at_start)
-    b[2].button("Next ▶", key="explore_next", on_click=_step, args=(1,), disabled=at_end)
-    b[3].button("Last ⏭", key="explore_last", on_click=_go_to, args=(page.n_pages - 1,), disabled=at_end)
-    b[4].button("🎲 Random", key="explore_random_page", on_click=_ask_random)
+    # Material icons ship with Streamlit's own font: they render where emoji fonts are missing.
+    b[0].button("First", icon=":material/first_page:", key="explore_first", on_click=_go_to,
+                args=(0,), disabled=at_start)
+    b[1].button("Previous", icon=":material/chevron_left:", key="explore_prev", on_click=_step,
+                args=(-1,), disabled=at_start)
+    b[2].button("Next", icon=":material/chevron_right:", key="explore_next", on_click=_step,
+                args=(1,), disabled=at_end)
+    b[3].button("Last", icon=":material/last_page:", key="explore_last", on_click=_go_to,
+                args=(page.n_pages - 1,), disabled=at_end)
+    b[4].button("Random", icon=":material/shuffle:", key="explore_random_page", on_click=_ask_random)
     what = browse.selection_label(ds.class_names, state.get(K_CLASSES))
     # Plain text: class names may come from a user's file.
     b[5].text(f"{browse.showing_text(page, what)} · page {page.number + 1:,} of {page.n_pages:,}")
@@ -239,7 +244,8 @@ def _inspect(ds: Dataset) -> None:
         f"pixel row {r}, column {col} → index {r}×{w}+{col} = {k}, value {value:g}"
     )
 
-    left, right = st.columns(2)
+    # The number grid gets the wider column: at 28x28 its cells must hold three digits.
+    left, right = st.columns([2, 3])
     with left:
         st.markdown("**As a picture** (click a cell to follow that pixel)")
         st.plotly_chart(
