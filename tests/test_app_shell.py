@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import replace
 
 import numpy as np
@@ -19,8 +20,8 @@ def app() -> AppTest:
 
 
 def page_text(at: AppTest) -> str:
-    """The sidebar's line about the loaded dataset."""
-    return "\n".join(str(c.value) for c in at.sidebar.caption)
+    """The sidebar's line about the loaded dataset (markdown, escaped: read as rendered)."""
+    return re.sub(r"\\(.)", r"\1", "\n".join(str(c.value) for c in at.sidebar.caption))
 
 
 @pytest.fixture()

@@ -174,7 +174,7 @@ def _results(job: TrainingJob) -> None:
     if cell is not None:
         t, p = cell
         idx = np.flatnonzero((test.labels == t) & (metrics.predictions == p))
-        st.write(f"True **{names[t]}**, predicted **{names[p]}**: {len(idx)} images"
+        st.write(f"True **{shell.plain(names[t])}**, predicted **{shell.plain(names[p])}**: {len(idx)} images"
                  + (f" (first {MAX_CELL_IMAGES})" if len(idx) > MAX_CELL_IMAGES else ""))
         idx = idx[:MAX_CELL_IMAGES]
         _images(test.images[idx], [
@@ -230,8 +230,12 @@ def page() -> None:
     state = st.session_state
     job: TrainingJob | None = state.get(K_JOB)
     running = job is not None and not job.snapshot().finished
-    train, _ = shell.train_test()
-    st.caption(f"Training on {train.describe()}; the test split is used once, after training.")
+    try:
+        train, _ = shell.train_test()
+    except DashboardError as exc:  # e.g. an upload too small to hold out a test split
+        st.error(shell.plain(f"This dataset cannot be trained on: {exc}"))
+        return
+    st.caption(f"Training on {shell.plain(train.describe())}; the test split is used once, after training.")
     params = _form()
     if params is not None:
         try:

@@ -1,0 +1,210 @@
+"""Hostile uploads in the real app (AppTest): names are shown as text, never rendered or used as paths.
+
+A file name or class name from a user may appear in plain-text elements
+(text, code, dataframe, plotly, widget options) as it is; in an element that
+renders markdown (caption, success, error, headings...) only escaped, so that
+it renders to exactly the same characters. Nothing is written under the name,
+and nothing from a user is unpickled.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import pickle
+import re
+import sys
+import tomllib
+from pathlib import Path
+
+import numpy as np
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from tests.conftest import ROOT
+
+MARKER = "zq7"  # in every hostile name, to find it anywhere
+XSS = f"<img src=x onerror=alert(1)>{MARKER}"
+MD = f"**bold** [link](x) :red[hi] $x^2$ {MARKER}"
+CLASS_NAMES = ["**bold**", "<script>alert(1)</script>", "[a](http://evil.example)", ":red[red]",
+               f"$\\sqrt{{x}}$ {MARKER}"]
+
+# Elements whose text Streamlit renders as markdown, and those it shows as given.
+MARKDOWN = {"markdown", "caption", "success", "error", "warning", "info", "title", "header",
+            "subheader", "toast", "exception"}
+PLAIN = {"text", "code", "dataframe", "plotly_chart", "selectbox", "multiselect", "radio", "json"}
+
+SCRIPT = """
+import sys
+sys.path.insert(0, {root!r})
+import streamlit as st
+from dashboard import shell
+from dashboard.views import explore, overview, train
+pages = {{"explore": explore.page, "overview": overview.page, "train": train.page}}
+nav = st.navigation([st.Page(f, title=k, url_path=k, default=k == {page!r}) for k, f in pages.items()])
+shell.sidebar()
+nav.run()
+"""
+
+
+def escaped(text: str) -> str:
+    """CommonMark's backslash escape of every ASCII punctuation character."""
+    return re.sub(r"([!-/:-@\[-`{-~])", r"\\\1", text)
+
+
+def walk(node):
+    children = getattr(node, "children", None)
+    if children:
+        for child in children.values():
+            yield from walk(child)
+    else:
+        yield node
+
+
+def assert_shown_as_text(at: AppTest, raw: str) -> int:
+    """``raw`` appears only in plain-text elements, or escaped in markdown ones.
+
+    Returns how many elements show it (so a test can insist that it is shown at all).
+    """
+    shown = 0
+    for el in walk(at._tree):
+        proto = getattr(el, "proto", None)
+        if proto is None:
+            continue
+        if el.type in MARKDOWN:
+            body = proto.body
+            assert raw not in body, f"{el.type} renders {raw!r} as markdown: {body!r}"
+            shown += escaped(raw) in body
+            continue
+        label = getattr(proto, "label", "")
+        assert raw not in label, f"{el.type} label renders {raw!r} as markdown"
+        if MARKER in str(proto) or raw in str(proto):
+            assert el.type in PLAIN, f"{raw!r} shown by a {el.type} element"
+            shown += 1
+    return shown
+
+
+def npz(**arrays) -> bytes:
+    buf = io.BytesIO()
+    np.savez(buf, **arrays)
+    return buf.getvalue()
+
+
+def digits_csv(ds, n=40) -> bytes:
+    rows = [",".join(map(str, [lab, *img.ravel()])) for lab, img in zip(ds.labels[:n], ds.images[:n])]
+    return ("\n".join(rows) + "\n").encode()
+
+
+def app(page: str = "explore") -> AppTest:
+    at = AppTest.from_string(SCRIPT.format(root=str(ROOT), page=page), default_timeout=120)
+    at.run()
+    assert not at.exception, at.exception
+    return at
+
+
+def upload(at: AppTest, name: str, data: bytes) -> AppTest:
+    at.file_uploader(key="upload_files").set_value((name, data, "application/octet-stream")).run()
+    assert not at.exception, at.exception
+    return at
+
+
+def files_named_like_uploads(*roots: Path) -> list[str]:
+    found = []
+    for root in roots:
+        for folder, dirs, files in os.walk(root):
+            dirs[:] = [d for d in dirs if d not in (".venv", ".git", "node_modules")]
+            found += [os.path.join(folder, n) for n in dirs + files if MARKER in n or "onerror" in n]
+    return found
+
+
+@pytest.fixture()
+def cache(tmp_path, monkeypatch):
+    monkeypatch.setenv("DASHBOARD_CACHE_DIR", str(tmp_path / "cache"))
+    monkeypatch.setenv("DASHBOARD_RUNS_DIR", str(tmp_path / "runs"))
+    return tmp_path
+
+
+@pytest.mark.parametrize("page", ["explore", "train"])
+def test_hostile_file_name_is_plain_text_and_never_a_file(digits_train, cache, page):
+    at = upload(app(page), f"{XSS}.csv", digits_csv(digits_train, 200))
+    assert at.selectbox(key="ds_name").value == f"upload: {XSS}.csv"
+    assert not any("not loaded" in e.value for e in at.error)
+    assert assert_shown_as_text(at, XSS) >= 2  # the success notice and the sidebar, at least
+    (notice,) = at.success
+    assert notice.value == escaped(f"Loaded {XSS} (all): 200 images of 8x8, 10 classes.")
+    assert files_named_like_uploads(ROOT, cache) == []
+
+
+def test_train_page_on_an_upload_too_small_to_split_says_so(digits_train, cache):
+    # It raised an uncaught DataError (Streamlit's exception box) before.
+    at = upload(app("train"), f"{XSS}.csv", digits_csv(digits_train, 40))
+    (error,) = at.error
+    assert "cannot be trained on" in error.value and "too small" in error.value
+    assert escaped(XSS) in error.value
+    assert_shown_as_text(at, XSS)
+
+
+def test_hostile_name_in_an_error_message_is_escaped(cache):
+    at = upload(app(), f"{MD}.csv", b"1,2,3\n")
+    (error,) = at.error
+    assert "not a square" in error.value and escaped(MD) in error.value and MD not in error.value
+    assert assert_shown_as_text(at, MD) >= 1
+    assert files_named_like_uploads(ROOT, cache) == []
+
+
+def test_a_name_with_slashes_is_cut_to_its_last_part(digits_train, cache):
+    at = upload(app(), f"**bold** [link](http://x)/../../{MARKER}.csv", digits_csv(digits_train))
+    assert at.selectbox(key="ds_name").value == f"upload: {MARKER}.csv"
+    assert files_named_like_uploads(ROOT, cache) == []
+
+
+@pytest.mark.parametrize("page", ["explore", "overview", "train"])
+def test_class_names_from_an_npz_are_plain_text(cache, page):
+    rng = np.random.default_rng(0)
+    labels = np.arange(60) % len(CLASS_NAMES)
+    data = npz(x=rng.integers(0, 256, (60, 8, 8), dtype=np.uint8), y=labels, class_names=np.array(CLASS_NAMES))
+    at = upload(app(page), f"{XSS}.npz", data)
+    assert not any("not loaded" in e.value for e in at.error)
+    ds = at.session_state["uploads"][f"upload: {XSS}.npz"]["all"]
+    assert ds.class_names == tuple(CLASS_NAMES)
+    for name in CLASS_NAMES:
+        assert_shown_as_text(at, name)
+    assert_shown_as_text(at, XSS)
+    if page == "explore":
+        # The class filter lists the names as they are (widget options are plain text).
+        assert at.multiselect(key="explore_classes").options == CLASS_NAMES
+
+
+class Boom:
+    def __reduce__(self):
+        return (os.system, (f"touch {MARKER}-unpickled",))
+
+
+def test_pickled_object_array_is_refused_with_the_message(cache, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)  # where the payload would leave its trace
+    data = npz(x=np.array([Boom(), 1], dtype=object), y=np.array([0, 1]))
+    at = upload(app(), "evil.npz", data)
+    (error,) = at.error
+    assert "That file was not loaded" in error.value and "Python objects" in error.value
+    assert at.selectbox(key="ds_name").value == "mnist"
+    # A plain pickle renamed .npz is refused as well.
+    at = upload(app(), "evil2.npz", pickle.dumps(Boom()))
+    assert any("not loaded" in e.value for e in at.error)
+    assert not list(tmp_path.glob(f"{MARKER}*")) and not (ROOT / f"{MARKER}-unpickled").exists()
+
+
+def test_upload_limit_is_set_and_stated_the_same_in_the_readme():
+    """The 200 MB limit is Streamlit's server.maxUploadSize; the browser refuses larger files
+    with Streamlit's own message (tested in the browser suite, not here)."""
+    config = tomllib.loads((ROOT / ".streamlit" / "config.toml").read_text())
+    limit = config["server"]["maxUploadSize"]
+    assert limit == 200
+    readme = (ROOT / "README.md").read_text()
+    assert f"**{limit} MB**" in readme and "server.maxUploadSize" in readme
+    # And Streamlit itself, started from the project folder, reads that value.
+    import subprocess
+
+    code = ("from streamlit import config; config.get_config_options(force_reparse=True); "
+            "print(config.get_option('server.maxUploadSize'))")
+    out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=60)
+    assert out.stdout.strip() == str(limit), out.stderr
