@@ -55,10 +55,17 @@ HOSTILE = settings(
 )
 
 # Memory bound, in bytes: K * (bytes the input can honestly decode to) + C.
+# "Honestly decode to": the file's length for plain IDX, CSV and stored .npz
+# members; for gzip, what the intact stream inflates to, or for a damaged one
+# MAX_INFLATE_RATIO (1100) times the file, the cap idx.inflate and read_npz
+# enforce (deflate cannot expand more than ~1032:1); for images, 8 pixels per
+# deflated byte times that ratio (1-bit PNG), capped by MAX_UPLOAD_PIXELS.
 # K = 24: the widest legitimate expansion is a 1-byte value becoming an int64
-# label (8x) next to a few same-sized temporaries (bool masks, a float copy).
-# C = 4 MB: interpreter and library overhead independent of the input (pandas'
-# parser objects, exception tracebacks, PIL plugin state).
+# label (8x) or a CSV cell ("7,", 2 bytes) a float64 (4x) next to a few
+# temporaries of the same size (NaN and range masks, a float copy, the uint8
+# result). C = 4 MB: overhead independent of the input (pandas' parser objects,
+# exception tracebacks, PIL plugin state). A header claiming more than its body
+# holds, the thing this catches, costs gigabytes: far outside the bound.
 K = 24
 C = 4_000_000
 
@@ -124,21 +131,23 @@ def idx_header(code: int, dims: list[int], magic: bytes = b"\x00\x00") -> bytes:
 
 
 @st.composite
-def idx_files(draw, ndim: int | None = None, n: int | None = None):
+def idx_files(draw, ndim: int | None = None, n: int | None = None, clean: bool | None = None):
     """A near-valid IDX file: a real header, a body of the right length give or take."""
-    code = draw(st.sampled_from(CODES))
+    # A third of the files are valid but for the values, so that pairs get loaded too.
+    clean = draw(st.integers(0, 2)) == 0 if clean is None else clean
+    code = draw(st.sampled_from([0x08, 0x08, 0x0B, 0x0D] if clean else CODES))
     nd = draw(st.integers(0, 6)) if ndim is None else ndim
-    dims = draw(st.lists(st.one_of(st.integers(0, 6), st.sampled_from(HUGE_DIMS)),
+    dims = draw(st.lists(st.integers(1, 6) if clean else st.one_of(st.integers(0, 6), st.sampled_from(HUGE_DIMS)),
                          min_size=nd, max_size=nd))
     if n is not None and dims:
         dims[0] = n
     dtype = IDX_DTYPES.get(code, np.dtype("u1"))
     count = math.prod(dims)
     need = count * dtype.itemsize
-    size = need + draw(st.sampled_from([0, 0, 0, 0, -1, 1, -dtype.itemsize, dtype.itemsize, 7]))
+    size = need + (0 if clean else draw(st.sampled_from([0, 0, 0, 0, -1, 1, -dtype.itemsize, dtype.itemsize, 7])))
     if not 0 <= size <= 4096:
         size = draw(st.integers(0, 64))
-    if draw(st.booleans()) and size == need:
+    if (clean or draw(st.booleans())) and size == need:
         # Plausible values: small class numbers / pixel levels, NaN and inf for floats.
         values = draw(st.lists(st.sampled_from([0, 1, 2, 3, 9, 127, 255, 256, -1, 0.5, np.nan, np.inf]),
                                min_size=count, max_size=count))
@@ -146,9 +155,9 @@ def idx_files(draw, ndim: int | None = None, n: int | None = None):
             body = np.array(values, dtype=np.float64).astype(dtype).tobytes()
     else:
         body = draw(st.binary(min_size=size, max_size=size))
-    magic = draw(st.sampled_from([b"\x00\x00"] * 6 + [b"\x00\x01", b"\x1f\x8b", b"PK"]))
+    magic = b"\x00\x00" if clean else draw(st.sampled_from([b"\x00\x00"] * 6 + [b"\x00\x01", b"\x1f\x8b", b"PK"]))
     head = idx_header(code, dims, magic)
-    if draw(st.integers(0, 9)) == 0:
+    if not clean and draw(st.integers(0, 9)) == 0:
         head = head[: draw(st.integers(0, len(head)))]
     return head + body
 
@@ -209,8 +218,10 @@ def test_idx_gzip(payload, how, cut):
 @st.composite
 def idx_pairs(draw):
     n = draw(st.integers(0, 6))
-    images = draw(idx_files(ndim=draw(st.sampled_from([3, 3, 3, 1, 2])), n=n))
-    labels = draw(idx_files(ndim=draw(st.sampled_from([1, 1, 1, 3])), n=n + draw(st.sampled_from([0, 0, 0, 1]))))
+    clean = draw(st.booleans())  # both files well-formed (values may still be out of range)
+    images = draw(idx_files(ndim=draw(st.sampled_from([3, 3, 3, 1, 2])), n=n, clean=clean or None))
+    labels = draw(idx_files(ndim=draw(st.sampled_from([1, 1, 1, 3])), n=n + draw(st.sampled_from([0, 0, 0, 1])),
+                            clean=clean or None))
     names = draw(st.sampled_from([
         ("train-images-idx3-ubyte", "train-labels-idx1-ubyte"),
         ("t10k-images-idx3-ubyte", "train-labels-idx1-ubyte"),
@@ -246,17 +257,23 @@ def csv_files(draw) -> bytes:
                      st.floats(0, 1).map(repr))
     odd = st.one_of(st.sampled_from(CELL_TEXT), st.integers(-(10**30), 10**30).map(str),
                     st.floats(allow_nan=True, allow_infinity=True).map(repr), st.text(max_size=4))
-    cell = st.one_of(nice, nice, nice, odd)
-    n_rows = draw(st.integers(0, 8))
+    # A third of the files are clean: a class number, then pixel levels, full rows.
+    clean = draw(st.integers(0, 2)) == 0
+    cell = st.one_of(st.integers(0, 255).map(str), st.floats(0, 1).map(repr)) if clean else \
+        st.one_of(nice, nice, nice, odd)
+    n_rows = draw(st.integers(1 if clean else 0, 8))
     rows = []
     for _ in range(n_rows):
-        w = width + draw(st.sampled_from([0, 0, 0, 0, -1, 1, -width, 30]))
-        rows.append(draw(st.lists(cell, min_size=max(w, 0), max_size=max(w, 0))))
+        w = width + (0 if clean else draw(st.sampled_from([0, 0, 0, 0, -1, 1, -width, 30])))
+        label = [str(draw(st.integers(0, 9)))] if clean and w > 0 else []
+        rows.append(label + draw(st.lists(cell, min_size=max(w - len(label), 0), max_size=max(w - len(label), 0))))
     if draw(st.booleans()):
         rows.insert(0, ["label", *(f"pixel{i}" for i in range(width - 1))])
     eol = draw(st.sampled_from(["\n", "\r\n", "\r"]))
     text = eol.join(",".join(r) for r in rows) + draw(st.sampled_from(["", eol, eol * 3]))
     data = text.encode("utf-8")
+    if clean:
+        return draw(st.sampled_from([b"", b"\xef\xbb\xbf"])) + data
     prefix = draw(st.sampled_from([b"", b"", b"\xef\xbb\xbf", b"\xff\xfe", b"\x00"]))
     return prefix + data + draw(st.sampled_from([b"", b"", b"\x00", b"\xff", b"\xe2\x82"]))
 
@@ -343,11 +360,20 @@ def npz_files(draw):
         keys = [*draw(st.sampled_from([["x", "y"], ["images", "labels"], ["x_train", "y_train", "x_test", "y_test"]])),
                 *keys]
     arrays = {k: draw(arrays_for(k)) for k in dict.fromkeys(keys)}
+    if draw(st.integers(0, 2)) == 0:
+        # A well-formed set (images, labels of the same length, enough class names), so
+        # the search also reaches the code after the checks; lies and cuts may follow.
+        n, side = draw(st.integers(1, 6)), draw(st.sampled_from([1, 3, 8]))
+        labels = np.array(draw(st.lists(st.integers(0, 9), min_size=n, max_size=n)))
+        images = draw(hnp.arrays("u1", (n, side, side) if draw(st.booleans()) else (n, side * side)))
+        arrays = {"x": images, "y": labels}
+        if draw(st.booleans()):
+            arrays["class_names"] = np.array(draw(st.lists(st.text(max_size=6), min_size=10, max_size=12)))
     deflate = draw(st.booleans())
     buf = io.BytesIO()
     with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED if deflate else zipfile.ZIP_STORED) as zf:
         for k, arr in arrays.items():
-            lie = draw(st.sampled_from([None] * 6 + [(10**12,), (2**31, 2**31), (1000000, 1000, 1000),
+            lie = draw(st.sampled_from([None] * 12 + [(10**12,), (2**31, 2**31), (1000000, 1000, 1000),
                                                      (0,), (-1,), (3,), (1, 1, 1, 1, 1), "x"]))
             if lie is None or arr.dtype.hasobject:
                 member = io.BytesIO()
