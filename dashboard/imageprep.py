@@ -81,6 +81,11 @@ def prepare_upload(
 
 def to_grey(img: Image.Image) -> np.ndarray:
     """Grey uint8 pixels, transparent areas taken as white paper."""
+    if img.mode.startswith("I;16") or img.mode == "I":
+        # 16-bit grey (how PIL opens a 16-bit PNG): scale 0-65535 to 0-255, where
+        # convert("L") would clip everything above 255 to white.
+        values = np.asarray(img, dtype=np.float64)
+        return np.rint(np.clip(values, 0, 65535) / 257.0).astype(np.uint8)
     if img.mode in ("RGBA", "LA", "PA") or (img.mode == "P" and "transparency" in img.info):
         rgba = img.convert("RGBA")
         paper = Image.new("RGBA", rgba.size, (255, 255, 255, 255))

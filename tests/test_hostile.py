@@ -461,8 +461,10 @@ def image_files(draw) -> bytes:
     img = Image.fromarray(pixels, "RGBA")
     if draw(st.booleans()):
         img = Image.new("RGBA", (w, h), (255, 255, 255, draw(st.sampled_from([0, 128, 255]))))
+    if mode == "I;16" and fmt == "PNG":  # 16-bit grey, which convert() cannot make
+        img = Image.fromarray(np.random.default_rng(seed).integers(0, 65536, (h, w), dtype=np.uint16))
     try:
-        img = img.convert(mode)
+        img = img if img.mode == "I;16" else img.convert(mode)
         buf = io.BytesIO()
         img.save(buf, format=fmt)
     except (OSError, ValueError, KeyError):
@@ -514,3 +516,13 @@ def test_npz_unsupported_zip_features_are_refused(patch, message):
         data[start + off:start + off + 2] = value
     with pytest.raises(DataError, match=message):
         read_npz(bytes(data))
+
+
+def test_16_bit_grey_png_is_scaled_not_clipped():
+    # A dark stroke on light paper, in 16 bits: convert("L") made every value above 255 white.
+    paper = np.full((40, 40), 60000, dtype=np.uint16)
+    paper[5:35, 18:22] = 2000
+    buf = io.BytesIO()
+    Image.fromarray(paper).save(buf, format="PNG")
+    out = prepare_upload(buf.getvalue(), (28, 28))
+    assert out[0, 0] < 40 and out[14, 14] > 200  # background inverted to dark, the stroke light
