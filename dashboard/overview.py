@@ -17,7 +17,7 @@ import plotly.graph_objects as go
 
 from dashboard.dataset import Dataset
 from dashboard.figures import image_axes, index_grid
-from dashboard.thumbnails import tiles_figure
+from dashboard.thumbnails import plotly_plain, tiles_figure
 
 
 @dataclass(frozen=True, eq=False)
@@ -126,7 +126,7 @@ def counts_figure(counts: np.ndarray, class_names: Sequence[str], imbalance: flo
     ratio = "∞" if np.isinf(imbalance) else f"{imbalance:.2f}"
     fig = go.Figure(
         go.Bar(
-            x=[str(c) for c in class_names], y=counts, text=[f"{c:,}" for c in counts.tolist()],
+            x=[plotly_plain(c) for c in class_names], y=counts, text=[f"{c:,}" for c in counts.tolist()],
             textposition="outside", hovertemplate="%{x}: %{y:,} samples<extra></extra>",
         )
     )

@@ -184,7 +184,7 @@ def tiles_figure(
     height, width = layout.size
     centres = layout.centres()
     caps = layout.caption_points()
-    safe = [_plain(c) for c in captions]
+    safe = [plotly_plain(c) for c in captions]
     fig = go.Figure()
     fig.add_trace(go.Image(source=png_data_uri(grid_image(images, layout)), hoverinfo="skip"))
     fig.add_trace(
@@ -194,7 +194,7 @@ def tiles_figure(
             mode="markers",
             marker={"size": max(layout.tile_w, 10), "opacity": 0, "symbol": "square"},
             customdata=list(customdata) if customdata is not None else list(range(k)),
-            hovertext=[_plain(t) for t in hover] if hover is not None else safe,
+            hovertext=[plotly_plain(t) for t in hover] if hover is not None else safe,
             hoverinfo="text",
             name="tiles",
             showlegend=False,
@@ -298,6 +298,7 @@ def _fit(text: str, n: int) -> str:
     return text if len(text) <= n else text[: n - 1] + "…"
 
 
-def _plain(text: str) -> str:
-    # Plotly renders a subset of HTML in text; user-given class names must stay plain.
+def plotly_plain(text: str) -> str:
+    """``text`` for a Plotly label: Plotly renders a subset of HTML (``<b>``, ``<a href>``,
+    ``<br>``) in every text, and user-given class names must stay plain."""
     return str(text).replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")

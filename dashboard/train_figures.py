@@ -12,6 +12,8 @@ import numpy as np
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
+from dashboard.thumbnails import plotly_plain
+
 # A cell of a clickable confusion matrix carries (true, predicted) as customdata.
 CELL_TRACE_NAME = "cells"
 
@@ -85,7 +87,7 @@ def confusion_figure(
     k = counts.shape[0]
     if counts.shape != (k, k) or len(class_names) != k:
         raise ValueError(f"a {k}-class matrix needs {k} names and a square shape, got {counts.shape}")
-    names = [str(c) for c in class_names]
+    names = [plotly_plain(c) for c in class_names]  # user-given: no HTML
     z = row_normalise(counts) if normalise else counts
     text = [[f"{v:.2f}" if normalise else f"{int(v)}" for v in row] for row in z]
     fig = go.Figure(
@@ -163,7 +165,7 @@ def confusion_difference_figure(
     k = diff.shape[0]
     # Signed so that positive always means "better": diagonal gains and off-diagonal losses.
     gain = np.where(np.eye(k, dtype=bool), diff, -diff)
-    names = [str(c) for c in class_names]
+    names = [plotly_plain(c) for c in class_names]  # user-given: no HTML
     bound = max(1, int(np.abs(gain).max()))
     fig = go.Figure(
         go.Heatmap(
@@ -198,7 +200,7 @@ def per_class_figure(
     precision: Sequence[float], recall: Sequence[float], f1: Sequence[float], class_names: Sequence[str]
 ) -> go.Figure:
     """Grouped bars of per-class precision, recall and F1."""
-    names = [str(c) for c in class_names]
+    names = [plotly_plain(c) for c in class_names]  # user-given: no HTML
     fig = go.Figure()
     for label, values in (("precision", precision), ("recall", recall), ("F1", f1)):
         fig.add_trace(go.Bar(x=names, y=list(values), name=label))
@@ -277,7 +279,7 @@ def weights_figure(weights: np.ndarray, shape: tuple[int, int], max_units: int =
 def probability_figure(probabilities: Sequence[float], class_names: Sequence[str], true: int | None = None) -> go.Figure:
     """Horizontal bars of class probabilities; the top class and the true class (if known) stand out."""
     p = np.asarray(probabilities, dtype=float)
-    names = [str(c) for c in class_names]
+    names = [plotly_plain(c) for c in class_names]  # user-given: no HTML
     if p.shape != (len(names),):
         raise ValueError(f"{p.shape[0] if p.ndim else 0} probabilities for {len(names)} classes")
     top = int(np.argmax(p))

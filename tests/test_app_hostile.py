@@ -208,3 +208,22 @@ def test_upload_limit_is_set_and_stated_the_same_in_the_readme():
             "print(config.get_option('server.maxUploadSize'))")
     out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=60)
     assert out.stdout.strip() == str(limit), out.stderr
+
+
+def test_plotly_figures_show_class_names_as_text():
+    """Plotly renders <b>, <a href>... in labels: user class names reach it escaped."""
+    from dashboard import overview, train_figures
+
+    names = ["<b>x</b>", '<a href="https://evil.example">y</a>', "a & b"]
+    k = len(names)
+    figs = [
+        train_figures.confusion_figure(np.eye(k, dtype=int), names),
+        train_figures.per_class_figure([1.0] * k, [1.0] * k, [1.0] * k, names),
+        train_figures.probability_figure([0.2, 0.3, 0.5], names),
+        overview.counts_figure(np.array([1, 2, 3]), names, 1.0),
+    ]
+    for fig in figs:
+        labels = [str(v) for trace in fig.data for axis in (trace.x, trace.y) if axis is not None
+                  for v in axis]
+        assert "&lt;b&gt;x&lt;/b&gt;" in labels and "a &amp; b" in labels
+        assert not any("<" in v for v in labels)
