@@ -76,6 +76,11 @@ def assert_shown_as_text(at: AppTest, raw: str) -> int:
             assert raw not in body, f"{el.type} renders {raw!r} as markdown: {body!r}"
             shown += escaped(raw) in body
             continue
+        if el.type in ("image", "imgs"):  # st.image: captions render markdown too
+            for img in proto.imgs:
+                assert raw not in img.caption, f"an image caption renders {raw!r}: {img.caption!r}"
+                shown += escaped(raw) in img.caption
+            continue
         label = getattr(proto, "label", "")
         assert raw not in label, f"{el.type} label renders {raw!r} as markdown"
         if MARKER in str(proto) or raw in str(proto):
@@ -173,6 +178,32 @@ def test_class_names_from_an_npz_are_plain_text(cache, page):
     if page == "explore":
         # The class filter lists the names as they are (widget options are plain text).
         assert at.multiselect(key="explore_classes").options == CLASS_NAMES
+
+
+def test_training_on_hostile_class_names_shows_them_as_text(cache):
+    from dashboard.views import train as tv
+
+    rng = np.random.default_rng(1)
+    labels = np.arange(200) % len(CLASS_NAMES)
+    images = rng.integers(0, 60, (200, 8, 8), dtype=np.uint8)
+    images[np.arange(200), labels, :] = 255  # a learnable stripe per class
+    at = upload(app("train"), f"{XSS}.npz", npz(x=images, y=labels, class_names=np.array(CLASS_NAMES)))
+    at.selectbox(key=tv.K_PRESET).set_value("quick").run()
+    for key, value in ((tv.K_HIDDEN, "8"),):
+        at.text_input(key=key).set_value(value)
+    for key, value in ((tv.K_EPOCHS, 3), (tv.K_SIZE, 0), (tv.K_BATCH, 20)):
+        at.number_input(key=key).set_value(value)
+    at.run()
+    assert not at.error, [e.value for e in at.error]
+    at.button(key=tv.K_START).click().run()
+    assert at.session_state[tv.K_JOB].join(timeout=120)
+    at.run()
+    assert not at.exception, at.exception
+    assert [m.label for m in at.metric][:1] == ["Test accuracy"]
+    captions = [img.caption for el in walk(at._tree) if el.type == "image" for img in el.proto.imgs]
+    assert captions, "the results show images with class-name captions"
+    for name in CLASS_NAMES:
+        assert_shown_as_text(at, name)
 
 
 class Boom:

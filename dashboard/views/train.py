@@ -134,7 +134,8 @@ def _live(job: TrainingJob) -> None:
 
 def _images(images: np.ndarray, captions: list[str]) -> None:
     if len(images):
-        st.image([np.asarray(im) for im in images], caption=captions, width=IMAGE_WIDTH)
+        # Captions render markdown and hold class names, which may be a user's.
+        st.image([np.asarray(im) for im in images], caption=[shell.plain(c) for c in captions], width=IMAGE_WIDTH)
     else:
         st.caption("No images here.")
 
@@ -206,7 +207,7 @@ def _predict(job: TrainingJob) -> None:
         i = int(st.number_input(f"Sample (0–{len(test) - 1})", min_value=0, max_value=len(test) - 1,
                                 step=1, key=K_SAMPLE))
         c1, c2 = st.columns([1, 3])
-        c1.image(np.asarray(test.images[i]), caption=f"true: {names[test.labels[i]]}", width=IMAGE_WIDTH * 2)
+        c1.image(np.asarray(test.images[i]), caption=f"true: {shell.plain(names[test.labels[i]])}", width=IMAGE_WIDTH * 2)
         proba = predict_proba(job.model, test.images[i])[0]
         c2.plotly_chart(train_figures.probability_figure(proba, names, true=int(test.labels[i])),
                         key="train_sample_proba")
