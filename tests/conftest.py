@@ -79,18 +79,6 @@ class Handler(BaseHTTPRequestHandler):
 
 @pytest.fixture()
 def server(shared_data):
-    Handler.root = shared_data
-    Handler.hits = []
-    httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{httpd.server_address[1]}"
-    httpd.shutdown()
-    httpd.server_close()
-
-
-@pytest.fixture()
-def server(shared_data):
     """A real HTTP server on 127.0.0.1 serving ../shared/data (see Handler for its modes)."""
     Handler.root = shared_data
     Handler.hits = []
