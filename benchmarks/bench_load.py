@@ -1,0 +1,323 @@
+"""Load: the real server, real browsers. Page-change latency alone, under load, and its floor.
+
+Usage (from the project root; needs Debian's chromium at /usr/bin/chromium)::
+
+    .venv/bin/python -m benchmarks.bench_load                # about two minutes
+    .venv/bin/python -m benchmarks.bench_load --seconds 30 --changes 15
+
+What runs, all against servers started here with ``streamlit run`` on free ports,
+driven by one headless chromium (one browser context per session):
+
+``floor``
+    A trivial Streamlit page (a button that increments a counter shown as text),
+    served by the same streamlit in the same run: time from the click until the
+    text changes. No app can page faster than this round trip.
+``lone``
+    One session on Explore (MNIST train, 48 per page): time from clicking
+    "Next" until the range text ("showing 49–96 of ...") changes.
+``load``
+    8 sessions paging and inspecting at once (4 on MNIST, 4 on Fashion-MNIST;
+    every third step a click on a thumbnail, timed until the inspect text shows the
+    new sample), while 2 more sessions train an MLP on the Train page.
+
+Times are taken inside the browser (``performance.now()`` from the click to the
+DOM change, seen by a MutationObserver), except the thumbnail clicks, which are
+real mouse clicks timed by the driver. The server's memory is sampled from
+``/proc/<pid>/status`` (VmRSS over time, VmHWM at the end). The browsers share the
+2 cores with the server, so the load figures include their rendering.
+Printed and written to benchmarks/results/load.json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import platform
+import statistics
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+RESULTS = ROOT / "benchmarks" / "results" / "load.json"
+sys.path.insert(0, str(ROOT))
+
+from tests.browser.helpers import CHROMIUM, CHROMIUM_ARGS, VIEWPORT, StreamlitServer  # noqa: E402
+
+DATA_DIR = Path(os.environ.get("DASHBOARD_DATA_DIR") or ROOT.parent / "shared" / "data")
+FRESH = ":not([data-stale=true])"
+FLOOR_APP = '''
+import streamlit as st
+st.session_state.setdefault("n", 0)
+if st.button("Add one", key="add"):
+    st.session_state.n += 1
+st.text(f"count {st.session_state.n}")
+'''
+
+# Click a button and resolve with the milliseconds until the text starting with `prefix` changes.
+CLICK_AND_WAIT = """async ([button, prefix]) => {
+    const target = () => [...document.querySelectorAll('[data-testid="stText"]')]
+        .find(e => e.textContent.startsWith(prefix));
+    const before = target() ? target().textContent : null;
+    const el = document.querySelector(button);
+    if (!el) throw new Error('no ' + button);
+    return await new Promise((resolve, reject) => {
+        const done = () => { const t = target(); return t && t.textContent !== before; };
+        const obs = new MutationObserver(() => {
+            if (done()) { obs.disconnect(); clearTimeout(timer); resolve(performance.now() - t0); }
+        });
+        const timer = setTimeout(() => { obs.disconnect(); reject(new Error('no change in 60 s')); }, 60000);
+        obs.observe(document.body, {subtree: true, childList: true, characterData: true});
+        const t0 = performance.now();
+        el.click();
+    });
+}"""
+IDLE = "() => !document.querySelector('[data-testid=\"stStatusWidget\"]')"
+
+
+def stats(values: list[float]) -> dict:
+    if not values:
+        return {"n": 0}
+    v = sorted(values)
+    p95 = v[min(len(v) - 1, round(0.95 * (len(v) - 1)))]
+    return {"n": len(v), "median_ms": round(statistics.median(v), 1), "p95_ms": round(p95, 1),
+            "min_ms": round(v[0], 1), "max_ms": round(v[-1], 1)}
+
+
+class MemorySampler:
+    """VmRSS of a process every ``every`` seconds in a thread; VmHWM on demand."""
+
+    def __init__(self, pid: int, every: float = 0.5) -> None:
+        self.pid, self.every = pid, every
+        self.samples: list[tuple[float, float]] = []
+        self._stop = threading.Event()
+        self._t0 = time.monotonic()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def status_mb(self, field: str) -> float:
+        for line in Path(f"/proc/{self.pid}/status").read_text().splitlines():
+            if line.startswith(field + ":"):
+                return int(line.split()[1]) / 1024
+        return float("nan")
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            try:
+                self.samples.append((round(time.monotonic() - self._t0, 1), round(self.status_mb("VmRSS"), 1)))
+            except OSError:
+                return
+            self._stop.wait(self.every)
+
+    def start(self) -> MemorySampler:
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join(5)
+
+
+async def wait_idle(page) -> None:
+    await page.wait_for_function(IDLE, timeout=120_000)
+
+
+async def timed_click(page, button: str, prefix: str) -> float:
+    """Milliseconds, in the browser, from clicking ``button`` until the text starting with ``prefix`` changes."""
+    await page.locator(button).wait_for(timeout=60_000)
+    ms = await page.evaluate(CLICK_AND_WAIT, [button, prefix])
+    await wait_idle(page)
+    return ms
+
+
+async def open_explore(browser, url: str, dataset: str | None = None):
+    ctx = await browser.new_context(viewport=VIEWPORT)
+    ctx.set_default_timeout(180_000)
+    page = await ctx.new_page()
+    await page.goto(url)
+    await page.get_by_text("showing 1–").wait_for(timeout=180_000)
+    if dataset:
+        await page.locator(f".st-key-ds_name{FRESH} [role=combobox]").click()
+        await page.get_by_role("option", name=dataset, exact=True).click()
+        await page.get_by_text("fashion-mnist (train)").first.wait_for(timeout=180_000)
+    await page.locator(f".st-key-explore_grid{FRESH} .js-plotly-plot").wait_for(timeout=120_000)
+    await wait_idle(page)
+    return ctx, page
+
+
+async def page_changes(page, n: int, out: list[float], deadline: float | None = None) -> None:
+    """Click Next ``n`` times (or until ``deadline``), each timed; wait for the run to end between."""
+    for _ in range(n):
+        if deadline is not None and time.monotonic() > deadline:
+            return
+        out.append(await timed_click(page, f".st-key-explore_next{FRESH} button", "showing "))
+
+
+async def inspect_click(page, position: int, out: list[float]) -> None:
+    """Click the thumbnail at ``position`` on the page; time until the inspect text names it."""
+    await page.wait_for_function(
+        "() => { const gd = document.querySelector('.st-key-explore_grid:not([data-stale=true]) .js-plotly-plot');"
+        " return gd && gd._fullData && gd._fullData.length > 1; }")
+    data = await page.evaluate(
+        "(p) => { const gd = document.querySelector('.st-key-explore_grid:not([data-stale=true]) .js-plotly-plot');"
+        " const c = gd._fullData[1].customdata[p]; return Array.isArray(c) ? c[0] : c; }", position)
+    area = page.locator(f".st-key-explore_grid{FRESH} .js-plotly-plot .nsewdrag").first
+    await area.scroll_into_view_if_needed()
+    box = await area.bounding_box()
+    x = box["x"] + box["width"] * ((position % 12) + 0.5) / 12
+    y = box["y"] + box["height"] * ((position // 12) + 0.5) / 4
+    await page.mouse.move(x, y)
+    t0 = time.perf_counter()
+    await page.mouse.click(x, y)
+    await page.get_by_text(f"sample #{int(data)}:").wait_for(timeout=60_000)
+    out.append((time.perf_counter() - t0) * 1000)
+    await wait_idle(page)
+
+
+async def browse_loop(ctx, page, deadline: float, changes: list[float], inspects: list[float]) -> None:
+    """Page (two of three steps) and inspect (one of three) until ``deadline``."""
+    try:
+        step = 0
+        while time.monotonic() < deadline:
+            step += 1
+            if step % 3 == 0:
+                await inspect_click(page, step % 48, inspects)
+            else:
+                await page_changes(page, 1, changes, deadline)
+    finally:
+        await ctx.close()
+
+
+async def open_trainer(browser, url: str):
+    """A session on the Train page, quick preset, 500 epochs on 10,000 images (not started)."""
+    ctx = await browser.new_context(viewport=VIEWPORT)
+    ctx.set_default_timeout(180_000)
+    page = await ctx.new_page()
+    await page.goto(url + "/train")
+    await page.locator(f".st-key-train_preset{FRESH} [role=combobox]").click()
+    await page.get_by_role("option", name="quick", exact=True).click()
+    await page.locator(f".st-key-train_hidden{FRESH} input[value='64']").wait_for()
+    await wait_idle(page)
+    for key, value in (("train_epochs", "500"), ("train_train_size", "10000")):
+        box = page.locator(f".st-key-{key}{FRESH} input")
+        await box.fill(value)
+        await box.press("Enter")
+        await wait_idle(page)
+    return ctx, page
+
+
+async def limited(sem: asyncio.Semaphore, coro):
+    async with sem:
+        return await coro
+
+
+async def run(args) -> dict:
+    from playwright.async_api import async_playwright
+
+    work = Path(tempfile.mkdtemp(prefix="bench-load-"))
+    floor_app = work / "floor_app.py"
+    floor_app.write_text(FLOOR_APP)
+    app = StreamlitServer(work / "runs", work / "cache", DATA_DIR, log=work / "app.log").start()
+    floor = StreamlitServer(work / "runs", work / "cache", DATA_DIR, app=floor_app, log=work / "floor.log").start()
+    mem = MemorySampler(app.proc.pid).start()
+    result: dict = {
+        "when": time.strftime("%Y-%m-%d %H:%M:%S"), "cpus": os.cpu_count(), "machine": platform.machine(),
+        "load_avg_1min_start": round(os.getloadavg()[0], 2),
+        "server_mb_after_start": round(mem.status_mb("VmRSS"), 1),
+    }
+    try:
+        async with async_playwright() as p:
+            browser = await p.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
+            try:
+                # The floor: a one-button page on the same streamlit.
+                ctx = await browser.new_context(viewport=VIEWPORT)
+                page = await ctx.new_page()
+                await page.goto(floor.url)
+                await page.get_by_text("count 0").wait_for(timeout=60_000)
+                floor_ms: list[float] = []
+                for _ in range(args.changes):
+                    floor_ms.append(await timed_click(page, f".st-key-add{FRESH} button", "count "))
+                await ctx.close()
+
+                # One lone session paging.
+                ctx, page = await open_explore(browser, app.url)
+                result["server_mb_one_session_mnist"] = round(mem.status_mb("VmRSS"), 1)
+                await page_changes(page, 2, [])  # warm-up
+                lone_ms: list[float] = []
+                await page_changes(page, args.changes, lone_ms)
+                await ctx.close()
+
+                # Load: 8 browsing sessions (half on Fashion-MNIST) and 2 training; opened 3 at a time.
+                sem = asyncio.Semaphore(3)
+                browsers = await asyncio.gather(*(
+                    limited(sem, open_explore(browser, app.url, "Fashion-MNIST (Zalando)" if i % 2 else None))
+                    for i in range(args.sessions)))
+                trainers = await asyncio.gather(*(limited(sem, open_trainer(browser, app.url))
+                                                  for _ in range(args.trainers)))
+                for _, tpage in trainers:
+                    await tpage.locator(f".st-key-train_start{FRESH} button").click()
+                    await tpage.locator('[data-testid="stProgress"]').wait_for()
+                changes: list[float] = []
+                inspects: list[float] = []
+                t_load = time.monotonic()
+                await asyncio.gather(*(browse_loop(c, pg, t_load + args.seconds, changes, inspects)
+                                       for c, pg in browsers))
+                load_seconds = time.monotonic() - t_load
+                epochs_seen = []
+                for tctx, tpage in trainers:
+                    epochs_seen.append(await tpage.locator('[data-testid="stProgress"]').inner_text())
+                    await tctx.close()
+            finally:
+                await browser.close()
+        result["server_mb_peak_vmhwm"] = round(mem.status_mb("VmHWM"), 1)
+    finally:
+        mem.stop()
+        app.stop()
+        floor.stop()
+
+    result.update({
+        "floor_one_button_page": stats(floor_ms),
+        "lone_page_change": stats(lone_ms),
+        "load": {
+            "browse_sessions": args.sessions, "train_sessions": args.trainers,
+            "seconds": round(load_seconds, 1),
+            "page_change": stats(changes),
+            "inspect_click": stats(inspects),
+            "training_progress_at_end": epochs_seen,
+        },
+        "load_avg_1min_end": round(os.getloadavg()[0], 2),
+        "server_rss_mb_series": mem.samples[:: max(1, len(mem.samples) // 120)],
+    })
+    lone, fl = result["lone_page_change"], result["floor_one_button_page"]
+    result["goals"] = {
+        "lone_median_over_floor_median": round(lone["median_ms"] / fl["median_ms"], 2),
+        "lone_page_change_le_2x_floor": lone["median_ms"] <= 2 * fl["median_ms"],
+        "peak_memory_le_1536_mb": result["server_mb_peak_vmhwm"] <= 1536,
+    }
+    return result
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--seconds", type=float, default=60.0, help="length of the load phase")
+    parser.add_argument("--changes", type=int, default=30, help="timed clicks for the floor and the lone session")
+    parser.add_argument("--sessions", type=int, default=8, help="browsing sessions under load")
+    parser.add_argument("--trainers", type=int, default=2, help="training sessions under load")
+    args = parser.parse_args()
+    if not Path(CHROMIUM).is_file():
+        sys.exit(f"{CHROMIUM} is missing: apt-get install -y chromium")
+    result = asyncio.run(run(args))
+    short = {k: v for k, v in result.items() if k != "server_rss_mb_series"}
+    print(json.dumps(short, indent=2))
+    RESULTS.parent.mkdir(parents=True, exist_ok=True)
+    tmp = RESULTS.with_suffix(".json.tmp")
+    tmp.write_text(json.dumps(result, indent=2) + "\n")
+    os.replace(tmp, RESULTS)
+    print(f"written to {RESULTS.relative_to(ROOT)}")
+
+
+if __name__ == "__main__":
+    main()
