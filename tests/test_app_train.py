@@ -14,6 +14,7 @@ from streamlit.testing.v1 import AppTest
 from dashboard.jobs import DONE
 from dashboard.views import runs as runs_view
 from dashboard.views import train as tv
+from tests.test_app_explore import arr  # plotly JSON (base64 "bdata") to an array
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -136,3 +137,65 @@ def test_two_sessions_training_at_once_keep_separate_results(runs_dir):
     assert set(runs.dataframe[0].value["run"]) == {sa.run.run_id, sb.run.run_id}
     frame = runs_view.runs_frame(runs_view.RunStore(runs_dir).list().runs)
     assert sorted(frame["epochs"]) == [2, 3]
+
+
+def test_runs_page_compares_diffs_reports_broken_and_deletes(runs_dir):
+    import json as _json
+
+    from dashboard.jobs import TrainingJob
+    from dashboard.loading import load_dataset
+    from dashboard.runs import RunStore
+    from dashboard.training import TrainParams
+
+    store = RunStore(runs_dir)
+    train, test = load_dataset("digits", "train"), load_dataset("digits", "test")
+    old = TrainingJob(TrainParams(hidden=(4,), epochs=1, batch_size=50), train, test, store).run().run
+    new = TrainingJob(TrainParams(hidden=(32,), epochs=3, batch_size=50), train, test, store).run().run
+    (runs_dir / "20200101-000000-broken").mkdir()
+
+    at = app("runs")
+    assert any("20200101-000000-broken" in w.value for w in at.warning)
+    df = at.dataframe[0].value
+    assert set(df["run"]) == {old.run_id, new.run_id}
+    # Tick both rows (what a click on the table's checkboxes sets).
+    at.session_state[runs_view.K_TABLE] = {"selection": {"rows": [0, 1], "columns": [], "cells": []}}
+    at.run()
+    assert not at.exception, at.exception
+    charts = {c.proto.id.rsplit("-", 1)[-1]: _json.loads(c.proto.spec) for c in at.get("plotly_chart")}
+    assert {"runs_curves", "runs_accuracy", "runs_diff"} <= set(charts)
+    bars = charts["runs_accuracy"]["data"][0]
+    assert len(bars["x"]) == 2
+    # The diff is "new minus old" for the two runs picked.
+    at.selectbox(key=runs_view.K_OLD).set_value(old.run_id)
+    at.selectbox(key=runs_view.K_NEW).set_value(new.run_id).run()
+    diff = {c.proto.id.rsplit("-", 1)[-1]: _json.loads(c.proto.spec) for c in at.get("plotly_chart")}
+    text = arr(diff["runs_diff"]["data"][0]["text"])
+    expected = np.asarray(new.info["metrics"]["test_confusion"]) - np.asarray(old.info["metrics"]["test_confusion"])
+    assert np.array_equal(text, expected)
+    # Delete the old run through the page.
+    at.selectbox(key=runs_view.K_DELETE).set_value(old.run_id)
+    at.checkbox(key=runs_view.K_DELETE_CONFIRM).check().run()
+    at.button(key=runs_view.K_DELETE_GO).click().run()
+    assert not at.exception, at.exception
+    assert [r.run_id for r in store.list().runs] == [new.run_id]
+    assert any(old.run_id in s.value for s in at.success)
+
+
+def test_stop_button_keeps_the_model_and_shows_results():
+    at = app("train")
+    set_short(at, "64", epochs=300, size=10000)
+    at.button(key=tv.K_START).click().run()
+    job = at.session_state[tv.K_JOB]
+    while not job.snapshot().history:
+        assert not job.snapshot().finished
+        job.join(timeout=0.05)
+    at.run()  # the live view now shows epoch >= 1 and the Stop button
+    at.button(key=tv.K_STOP).click().run()
+    assert not at.exception, at.exception
+    finish(at)
+    snap = job.snapshot()
+    assert snap.state == DONE and snap.stopped_early and 1 <= snap.epoch < 300
+    assert snap.run.info["status"] == "stopped"
+    assert any("Stopped by you" in i.value for i in at.info)
+    (acc,) = [m for m in at.metric if m.label == "Test accuracy"]
+    assert float(acc.value) > 0.7
