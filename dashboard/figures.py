@@ -77,7 +77,7 @@ def image_axes(fig: go.Figure, shape: tuple[int, int], size_px: int) -> None:
     fig.update_xaxes(range=[-0.5, w - 0.5], constrain="domain", showgrid=False, zeroline=False, side="top")
     fig.update_yaxes(range=[h - 0.5, -0.5], scaleanchor="x", constrain="domain", showgrid=False, zeroline=False)
     fig.update_layout(
-        height=size_px, margin={"l": 10, "r": 10, "t": 40, "b": 10},
+        height=size_px, margin={"l": 40, "r": 10, "t": 40, "b": 10},  # room for row numbers
         hovermode="closest", hoverdistance=-1, dragmode=False, clickmode="event+select",
         plot_bgcolor="white",
     )

@@ -31,10 +31,10 @@ import skops.io as sio
 from sklearn.neural_network import MLPClassifier
 
 from dashboard.errors import DashboardError, DataError
+from dashboard.loading import cache_dir
 from dashboard.training import EpochReport, TestMetrics, TrainParams
 
 ENV_RUNS_DIR = "DASHBOARD_RUNS_DIR"
-PROJECT_RUNS_DIR = Path(__file__).resolve().parent.parent / "data" / "runs"
 RUN_FILE = "run.json"
 MODEL_FILE = "model.skops"
 TEST_FILE = "test.npz"
@@ -50,9 +50,9 @@ TRUSTED_TYPES = [
 
 
 def default_runs_dir() -> Path:
-    """``$DASHBOARD_RUNS_DIR`` if set, else the project's ``data/runs/``."""
+    """``$DASHBOARD_RUNS_DIR`` if set, else ``runs/`` in the data cache (the project's ``data/``)."""
     env = os.environ.get(ENV_RUNS_DIR)
-    return Path(env) if env else PROJECT_RUNS_DIR
+    return Path(env) if env else cache_dir() / "runs"
 
 
 @dataclass(frozen=True)

@@ -22,6 +22,7 @@ from dashboard.catalog import CATALOG, DIGITS_NAME, DIGITS_TITLE, dataset_names
 from dashboard.dataset import Dataset
 from dashboard.errors import DataError
 from dashboard.loading import cache_dir, is_available, load_dataset
+from dashboard.runs import default_runs_dir
 from dashboard.userdata import holdout_split, read_files
 
 SCALES = {"0–255": 255.0, "0–1": 1.0}
@@ -203,5 +204,5 @@ def colorscale() -> str:
 
 
 def runs_dir() -> Path:
-    """Where training runs are kept: ``$DASHBOARD_RUNS_DIR`` or ``runs/`` in :func:`cache_dir`."""
-    return Path(os.environ.get("DASHBOARD_RUNS_DIR") or cache_dir() / "runs")
+    """Where training runs are kept (see :func:`dashboard.runs.default_runs_dir`)."""
+    return default_runs_dir()

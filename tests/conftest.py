@@ -12,7 +12,7 @@ import pytest
 ROOT = Path(__file__).resolve().parent.parent
 SHARED_DATA = Path(os.environ.get("DASHBOARD_DATA_DIR") or ROOT.parent / "shared" / "data").resolve()
 # Tests and benchmarks read the real files; the product never needs this folder.
-os.environ.setdefault("DASHBOARD_DATA_DIR", str(SHARED_DATA))
+os.environ["DASHBOARD_DATA_DIR"] = str(SHARED_DATA)  # absolute: some tests chdir
 
 
 @pytest.fixture(scope="session")
