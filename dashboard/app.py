@@ -17,15 +17,27 @@ import streamlit as st  # noqa: E402
 from dashboard import shell  # noqa: E402
 from dashboard.views import datasets, explore, overview, runs, train  # noqa: E402
 
-st.set_page_config(page_title="MNIST explorer", layout="wide")
+PAGES = (
+    # (view, title, url path, icon); the first is the default.
+    (explore.page, "Explore", "explore", ":material/grid_view:"),
+    (overview.page, "Dataset overview", "overview", ":material/bar_chart:"),
+    (train.page, "Train", "train", ":material/model_training:"),
+    (runs.page, "Runs", "runs", ":material/history:"),
+    (datasets.page, "Datasets", "datasets", ":material/database:"),
+)
 
-pages = [
-    st.Page(explore.page, title="Explore", url_path="explore", icon=":material/grid_view:", default=True),
-    st.Page(overview.page, title="Dataset overview", url_path="overview", icon=":material/bar_chart:"),
-    st.Page(train.page, title="Train", url_path="train", icon=":material/model_training:"),
-    st.Page(runs.page, title="Runs", url_path="runs", icon=":material/history:"),
-    st.Page(datasets.page, title="Datasets", url_path="datasets", icon=":material/database:"),
-]
-nav = st.navigation(pages)
-shell.sidebar()
-nav.run()
+
+def main(start: str | None = None) -> None:
+    """Draw the app; ``start`` (a url path) makes another page the default, for tests."""
+    st.set_page_config(page_title="MNIST explorer", layout="wide")
+    start = start or PAGES[0][2]
+    nav = st.navigation([
+        st.Page(view, title=title, url_path=path, icon=icon, default=path == start)
+        for view, title, path, icon in PAGES
+    ])
+    shell.sidebar()
+    nav.run()
+
+
+if __name__ == "__main__":  # streamlit run executes this file as __main__
+    main()
