@@ -88,3 +88,16 @@ def server(shared_data):
     yield f"http://127.0.0.1:{httpd.server_address[1]}"
     httpd.shutdown()
     httpd.server_close()
+
+
+def real_app(page: str = "explore", timeout: float = 120):
+    """The real app (dashboard/app.py's pages and sidebar) under AppTest, opened on ``page``.
+
+    AppTest cannot switch to pages registered as functions, so the app's own ``main``
+    is called with that page as the default.
+    """
+    from streamlit.testing.v1 import AppTest
+
+    script = (f"import sys\nsys.path.insert(0, {str(ROOT)!r})\n"
+              f"from dashboard.app import main\nmain(start={page!r})\n")
+    return AppTest.from_string(script, default_timeout=timeout)

@@ -21,7 +21,7 @@ import numpy as np
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from tests.conftest import ROOT
+from tests.conftest import ROOT, real_app
 
 MARKER = "zq7"  # in every hostile name, to find it anywhere
 XSS = f"<img src=x onerror=alert(1)>{MARKER}"
@@ -34,17 +34,6 @@ MARKDOWN = {"markdown", "caption", "success", "error", "warning", "info", "title
             "subheader", "toast", "exception"}
 PLAIN = {"text", "code", "dataframe", "plotly_chart", "selectbox", "multiselect", "radio", "json"}
 
-SCRIPT = """
-import sys
-sys.path.insert(0, {root!r})
-import streamlit as st
-from dashboard import shell
-from dashboard.views import explore, overview, train
-pages = {{"explore": explore.page, "overview": overview.page, "train": train.page}}
-nav = st.navigation([st.Page(f, title=k, url_path=k, default=k == {page!r}) for k, f in pages.items()])
-shell.sidebar()
-nav.run()
-"""
 
 
 def escaped(text: str) -> str:
@@ -101,7 +90,7 @@ def digits_csv(ds, n=40) -> bytes:
 
 
 def app(page: str = "explore") -> AppTest:
-    at = AppTest.from_string(SCRIPT.format(root=str(ROOT), page=page), default_timeout=120)
+    at = real_app(page)
     at.run()
     assert not at.exception, at.exception
     return at

@@ -8,15 +8,9 @@ import numpy as np
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from tests.conftest import ROOT
+from tests.conftest import real_app
 from tests.test_app_explore import arr
 
-SCRIPT = f"""
-import sys
-sys.path.insert(0, {str(ROOT)!r})
-from dashboard.app import main
-main(start="overview")
-"""
 
 
 def charts(at: AppTest) -> dict:
@@ -33,7 +27,7 @@ def test_overview_matches_the_data(name, shared_data):
     from dashboard.loading import load_dataset
 
     ds = load_dataset(name, "train")
-    at = AppTest.from_string(SCRIPT, default_timeout=120).run()
+    at = real_app("overview").run()
     if name != "mnist":
         at.selectbox(key="ds_name").select(name).run()
     assert not at.exception, at.exception

@@ -21,7 +21,6 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
-from streamlit.testing.v1 import AppTest
 
 from dashboard.catalog import CATALOG
 from dashboard.errors import DataError
@@ -29,7 +28,7 @@ from dashboard.idx import read_idx
 from dashboard.jobs import DONE
 from dashboard.runs import RunStore
 from dashboard.training import Trainer, TrainParams, evaluate
-from tests.conftest import ROOT
+from tests.conftest import ROOT, real_app
 from tests.test_runs import _save as save
 
 MNIST = CATALOG["mnist"]
@@ -256,16 +255,6 @@ def test_save_past_the_file_size_limit_fails_cleanly(tmp_path):
 
 # ---------------------------------------------------------------- the Train page on a full disk
 
-SCRIPT = """
-import sys
-sys.path.insert(0, {root!r})
-import streamlit as st
-from dashboard import shell
-from dashboard.views import train
-nav = st.navigation([st.Page(train.page, title="Train", url_path="train", default=True)])
-shell.sidebar()
-nav.run()
-"""
 
 
 def test_train_page_on_a_full_disk_shows_the_message_and_the_results(full_disk, monkeypatch):
@@ -275,7 +264,7 @@ def test_train_page_on_a_full_disk_shows_the_message_and_the_results(full_disk, 
     runs.mkdir()
     fill(full_disk)
     monkeypatch.setenv("DASHBOARD_RUNS_DIR", str(runs))
-    at = AppTest.from_string(SCRIPT.format(root=str(ROOT)), default_timeout=90)
+    at = real_app("train", timeout=90)
     at.run()
     at.selectbox(key="ds_name").set_value("digits").run()
     at.selectbox(key=tv.K_PRESET).set_value("quick").run()
