@@ -72,6 +72,9 @@ def live_run(params: TrainParams, dataset: str, test: bool) -> dict:
         "params": params.to_dict(),
         "val_accuracy": trainer.history[-1].val_accuracy,
         "best_val_accuracy": max(r.val_accuracy for r in trainer.history),
+        # The epoch whose weights the model ends with (the best one with keep_best).
+        "kept_epoch": trainer.kept_epoch,
+        "kept_val_accuracy": trainer.history[trainer.kept_epoch - 1].val_accuracy,
         "train_seconds": round(train_seconds, 2),
         "load_average_at_start": round(load, 2),
     }

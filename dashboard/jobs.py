@@ -56,6 +56,9 @@ class JobSnapshot:
         still done and its metrics are kept.
     metrics : TestMetrics or None
         Test metrics once done.
+    kept_epoch : int
+        Once training has ended, the epoch whose weights the model holds (the
+        best-validation one with ``keep_best``, else the last); 0 before.
     """
 
     state: str
@@ -69,6 +72,7 @@ class JobSnapshot:
     run: Run | None = None
     metrics: TestMetrics | None = field(default=None, repr=False)
     save_error: str | None = None
+    kept_epoch: int = 0
 
     @property
     def finished(self) -> bool:
@@ -182,6 +186,8 @@ class TrainingJob:
                 run=self._run,
                 metrics=self._metrics,
                 save_error=self._save_error,
+                # Set by the trainer before the job leaves RUNNING/STOPPING.
+                kept_epoch=self.trainer.kept_epoch,
             )
 
     def _work(self, on_epoch: Callable[[EpochReport], None] | None) -> None:
@@ -233,4 +239,5 @@ class TrainingJob:
             image_shape=self.trainer.image_shape,
             timing={"train": train_seconds, "test": metrics.seconds, "total": time.perf_counter() - t0},
             status="stopped" if self.trainer.stopped else "completed",
+            kept_epoch=self.trainer.kept_epoch,
         )

@@ -66,7 +66,8 @@ class Run:
     info : dict
         The parsed ``run.json``: keys ``params``, ``dataset``,
         ``dataset_checksum``, ``class_names``, ``image_shape``, ``history``,
-        ``metrics``, ``timing``, ``created``, ``status``, ...
+        ``kept_epoch`` (absent in runs saved before it existed: the last
+        epoch), ``metrics``, ``timing``, ``created``, ``status``, ...
     path : Path
         The run folder.
     """
@@ -82,6 +83,11 @@ class Run:
     @property
     def history(self) -> list[EpochReport]:
         return [EpochReport.from_dict(h) for h in self.info["history"]]
+
+    @property
+    def kept_epoch(self) -> int:
+        """Epoch whose weights the saved model holds (the last one for older runs)."""
+        return int(self.info.get("kept_epoch") or len(self.info["history"]))
 
     @property
     def dataset(self) -> str:
@@ -136,6 +142,7 @@ class RunStore:
         timing: Mapping[str, float],
         status: str = "completed",
         run_id: str | None = None,
+        kept_epoch: int | None = None,
     ) -> Run:
         """Write a run atomically and return its record.
 
@@ -156,6 +163,9 @@ class RunStore:
             ``"completed"`` or ``"stopped"`` (stopped early by the user).
         run_id : str, optional
             Defaults to :meth:`new_id`.
+        kept_epoch : int, optional
+            The epoch whose weights the saved model holds (1-based); defaults
+            to the last epoch of ``history``.
 
         Returns
         -------
@@ -184,6 +194,7 @@ class RunStore:
                 "image_shape": list(image_shape),
                 "params": params.to_dict(),
                 "history": [h.to_dict() for h in history],
+                "kept_epoch": int(kept_epoch or len(history)),
                 "metrics": metrics.summary(),
                 "timing": {k: float(v) for k, v in timing.items()},
             }

@@ -1,7 +1,7 @@
 """The ``train`` sub-command: train from the command line, saved like the app's runs.
 
 Output: one line per epoch, then one JSON line with at least ``test_accuracy``,
-``seconds`` and ``run_id``.
+``seconds``, ``run_id`` and ``kept_epoch`` (the epoch whose weights were kept).
 """
 
 from __future__ import annotations
@@ -56,6 +56,9 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
     p.add_argument("--train-size", help="samples taken from the train split (0 = all)")
     p.add_argument("--val-fraction", help="share held out for validation, in (0, 0.5]")
     p.add_argument("--seed", help="random seed")
+    # None (neither flag) keeps the preset's value; from_strings reads "True"/"False".
+    p.add_argument("--keep-best", action=argparse.BooleanOptionalAction, default=None,
+                   help="end with the weights of the best-validation epoch (default: the preset's, on)")
     p.add_argument("--runs-dir", type=Path, default=None,
                    help="where runs are saved (default: $DASHBOARD_RUNS_DIR or data/runs)")
     p.set_defaults(func=run)
@@ -77,7 +80,10 @@ def run(args: argparse.Namespace) -> int:
         dispatcher prints.
     """
     t0 = time.perf_counter()
-    params = TrainParams.from_strings({name: getattr(args, name, None) for name in _FIELDS}, PRESETS[args.preset])
+    values = {name: getattr(args, name, None) for name in _FIELDS}
+    params = TrainParams.from_strings(
+        {name: None if value is None else str(value) for name, value in values.items()}, PRESETS[args.preset]
+    )
     train, test = load_dataset(args.dataset, "train"), load_dataset(args.dataset, "test")
     store = RunStore(args.runs_dir or default_runs_dir())
     job = TrainingJob(params, train, test, store)
@@ -93,6 +99,8 @@ def run(args: argparse.Namespace) -> int:
                 "run_id": snap.run.run_id,
                 "dataset": train.name,
                 "epochs_run": snap.epoch,
+                "kept_epoch": snap.kept_epoch,
+                "kept_val_accuracy": snap.history[snap.kept_epoch - 1].val_accuracy,
                 "params": params.to_dict(),
             }
         ),

@@ -80,6 +80,11 @@ class TrainParams:
         Share of those samples held out (stratified) for validation, in (0, 0.5].
     seed : int
         Seeds the subset, the split, the initial weights and the shuffling.
+    keep_best : bool
+        When training ends (or is stopped), restore the weights of the epoch
+        with the highest *validation* accuracy instead of keeping the last
+        epoch's (model selection on validation data; the test split is not
+        involved).
     """
 
     hidden: tuple[int, ...] = (100,)
@@ -92,6 +97,7 @@ class TrainParams:
     train_size: int = 0
     val_fraction: float = 0.1
     seed: int = 0
+    keep_best: bool = True
 
     def __post_init__(self) -> None:
         # Accept a list or a single int for convenience; validate() checks the values.
@@ -151,6 +157,8 @@ class TrainParams:
             raise ParameterError("val_fraction", f"must lie in (0, 0.5], got {self.val_fraction!r}")
         if not _is_int(self.seed) or not 0 <= self.seed < 2**32:
             raise ParameterError("seed", f"must be a whole number from 0 to 2**32-1, got {self.seed!r}")
+        if not isinstance(self.keep_best, (bool, np.bool_)):
+            raise ParameterError("keep_best", f"must be true or false, got {self.keep_best!r}")
         if n_available is not None:
             if self.train_size > n_available:
                 raise ParameterError(
@@ -227,6 +235,7 @@ class TrainParams:
             "train_size": _parse_int,
             "val_fraction": _parse_float,
             "seed": _parse_int,
+            "keep_best": _parse_bool,
         }
         changes = {}
         for name, text in values.items():
@@ -283,6 +292,15 @@ def _parse_float(field_name: str, text: str) -> float:
     if not math.isfinite(value):
         raise ParameterError(field_name, f"must be a finite number, got {text!r}")
     return value
+
+
+def _parse_bool(field_name: str, text: str) -> bool:
+    value = text.strip().lower()
+    if value in ("1", "true", "yes", "on"):
+        return True
+    if value in ("0", "false", "no", "off"):
+        return False
+    raise ParameterError(field_name, f"must be true or false, got {text!r}")
 
 
 def parse_hidden(field_name: str, text: str) -> tuple[int, ...]:
@@ -447,6 +465,12 @@ class Trainer:
         One entry per finished epoch.
     stopped : bool
         Whether training ended early because the stop event was set.
+    best_epoch : int
+        Epoch with the highest validation accuracy so far (the first of ties);
+        0 before any epoch.
+    kept_epoch : int
+        Epoch whose weights the model holds once training has ended: the best
+        epoch with ``params.keep_best``, else the last one; 0 until then.
     """
 
     def __init__(self, params: TrainParams, train: Dataset, train_eval_size: int = TRAIN_EVAL_SIZE) -> None:
@@ -463,15 +487,23 @@ class Trainer:
         self.stopped = False
         self.n_fit = 0
         self.n_val = 0
+        self.best_epoch = 0
+        self.kept_epoch = 0
+        # Copies of coefs_ + intercepts_ at best_epoch (only with keep_best).
+        self._best_weights: list[np.ndarray] | None = None
 
     def run(self, stop: threading.Event | None = None) -> Iterator[EpochReport]:
         """Train, yielding a report after each epoch.
+
+        When the last epoch is done, or the stop event ends training early, the
+        model is settled: with ``params.keep_best`` its weights are restored to
+        those of the best-validation epoch (:attr:`kept_epoch`).
 
         Parameters
         ----------
         stop : threading.Event, optional
             Checked between epochs; once set, training ends after the current
-            epoch and the model keeps its weights.
+            epoch and the model keeps its (best or last) weights.
 
         Yields
         ------
@@ -481,9 +513,12 @@ class Trainer:
         p = self.params
         labels = np.asarray(self._train.labels)
         fit_idx, val_idx = split_indices(labels, p)
-        x_all = self._train.flat()
-        x_fit, y_fit = scale_images(x_all[fit_idx]), labels[fit_idx]
-        x_val, y_val = scale_images(x_all[val_idx]), labels[val_idx]
+        # One float32 copy holds both parts (fit rows first, then validation
+        # rows), so the fit and validation arrays are contiguous views of it.
+        n_fit = len(fit_idx)
+        x_used = scale_images(np.take(self._train.flat(), np.concatenate([fit_idx, val_idx]), axis=0))
+        x_fit, y_fit = x_used[:n_fit], labels[fit_idx]
+        x_val, y_val = x_used[n_fit:], labels[val_idx]
         self.n_fit, self.n_val = len(y_fit), len(y_val)
         # A fixed, seeded subset of the fit data for the per-epoch train accuracy.
         rng = np.random.default_rng(p.seed)
@@ -493,6 +528,7 @@ class Trainer:
         for epoch in range(1, p.epochs + 1):
             if stop is not None and stop.is_set():
                 self.stopped = True
+                self._settle()
                 return
             t0 = time.perf_counter()
             # Pixels scaled from uint8 are finite by construction: skip sklearn's
@@ -502,13 +538,18 @@ class Trainer:
                 val_pred = self.model.predict(x_val)
                 train_acc = float(np.mean(self.model.predict(x_sub) == y_sub))
             conf = confusion_matrix(y_val, val_pred, labels=classes).astype(np.int64)
+            val_acc = float(np.trace(conf) / max(1, conf.sum()))
+            if not self.history or val_acc > self.history[self.best_epoch - 1].val_accuracy:
+                self.best_epoch = epoch
+                if p.keep_best:
+                    self._remember_weights()
             now = time.perf_counter()
             report = EpochReport(
                 epoch=epoch,
                 epochs=p.epochs,
                 loss=float(self.model.loss_),
                 train_accuracy=train_acc,
-                val_accuracy=float(np.trace(conf) / max(1, conf.sum())),
+                val_accuracy=val_acc,
                 val_confusion=conf,
                 seconds=now - t0,
                 elapsed=now - start,
@@ -517,14 +558,40 @@ class Trainer:
             yield report
         if stop is not None and stop.is_set() and len(self.history) < p.epochs:
             self.stopped = True
+        self._settle()
+
+    def _remember_weights(self) -> None:
+        # A copy of ~2 MB for the "best" preset: negligible next to an epoch.
+        weights = self.model.coefs_ + self.model.intercepts_
+        if self._best_weights is None:
+            self._best_weights = [w.copy() for w in weights]
+        else:
+            for kept, w in zip(self._best_weights, weights):
+                np.copyto(kept, w)
+
+    def _settle(self) -> None:
+        """Fix the weights the model ends with (idempotent): best epoch's or last epoch's."""
+        if not self.history:
+            return
+        if self.params.keep_best and self._best_weights is not None:
+            # In place, so every holder of the model (the page, a shallow copy) sees them.
+            for w, kept in zip(self.model.coefs_ + self.model.intercepts_, self._best_weights):
+                np.copyto(w, kept)
+            self.kept_epoch = self.best_epoch
+        else:
+            self.kept_epoch = len(self.history)
 
     def final_model(self) -> MLPClassifier:
         """The trained model, ready to save: no optimizer state, an int ``random_state``.
 
-        A shallow copy, so the weights are shared, not duplicated.
+        A shallow copy, so the weights are shared, not duplicated. Holds the
+        weights of :attr:`kept_epoch`; its ``loss_`` and ``loss_curve_`` still
+        describe the last epoch trained.
         """
         if not self.history:
             raise ParameterError("epochs", "no epoch has finished: there is no model yet")
+        if not self.kept_epoch:  # the caller left run() early: settle the weights now
+            self._settle()
         return strip_training_state(self.model, self.params.seed)
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -12,6 +13,7 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from dashboard.jobs import DONE
+from dashboard.training import PRESETS
 from dashboard.views import runs as runs_view
 from dashboard.views import train as tv
 from tests.test_app_explore import arr  # plotly JSON (base64 "bdata") to an array
@@ -51,13 +53,13 @@ def runs_dir(tmp_path, monkeypatch):
 
 
 def set_short(at: AppTest, hidden: str, epochs: int = 2, size: int = 2000) -> None:
+    """Pick the quick preset, then fill form fields; they reach the app with the Train button."""
     at.selectbox(key=tv.K_PRESET).set_value("quick").run()
+    assert not at.exception, at.exception
     at.text_input(key=tv.K_HIDDEN).set_value(hidden)
     at.number_input(key=tv.K_EPOCHS).set_value(epochs)
     at.number_input(key=tv.K_SIZE).set_value(size)
     at.number_input(key=tv.K_BATCH).set_value(100)
-    at.run()
-    assert not at.exception, at.exception
 
 
 def finish(at: AppTest):
@@ -78,7 +80,13 @@ def test_train_page_short_run_then_runs_page_lists_it(mnist_train):
     job = finish(at)
     snap = job.snapshot()
     assert snap.state == DONE and snap.epoch == 2
-    assert job.params.hidden == (32,) and job.params.train_size == 2000
+    # The preset filled every other field; the submitted edits changed only these.
+    assert job.params == replace(PRESETS["quick"], hidden=(32,), epochs=2, train_size=2000, batch_size=100)
+    kept = [c.value for c in at.caption if c.value.startswith("Kept epoch")]
+    best = max(r.val_accuracy for r in snap.history)
+    assert kept == [f"Kept epoch {snap.kept_epoch} of 2, best validation accuracy {best:.4f} "
+                    f"(last epoch {snap.history[-1].val_accuracy:.4f})."]
+    assert snap.run.info["kept_epoch"] == snap.kept_epoch
     acc = [m for m in at.metric if m.label == "Test accuracy"]
     assert len(acc) == 1 and float(acc[0].value) == pytest.approx(snap.metrics.accuracy, abs=1e-4)
     assert float(acc[0].value) > 0.7
@@ -105,14 +113,38 @@ def test_train_page_short_run_then_runs_page_lists_it(mnist_train):
     assert df["test accuracy"].iloc[0] == pytest.approx(snap.metrics.accuracy)
 
 
+def estimate(at: AppTest) -> str:
+    (text,) = [c.value for c in at.caption if c.value.startswith("Estimated time")]
+    return text
+
+
+def test_form_fields_wait_for_the_button_and_presets_fill_them():
+    at = app("train")
+    assert at.checkbox(key=tv.K_KEEP).value is True
+    quick = estimate(at.selectbox(key=tv.K_PRESET).set_value("quick").run())
+    assert at.text_input(key=tv.K_HIDDEN).value == "64" and at.number_input(key=tv.K_EPOCHS).value == 3
+    best = estimate(at.selectbox(key=tv.K_PRESET).set_value("best").run())
+    assert at.text_input(key=tv.K_HIDDEN).value == "512,256" and at.number_input(key=tv.K_EPOCHS).value == 30
+    assert quick != best  # the estimate follows the preset
+    # An edited field does nothing until the form is submitted (no rerun, no job).
+    at.number_input(key=tv.K_EPOCHS).set_value(1)
+    at.run()
+    assert estimate(at) == best and tv.K_JOB not in at.session_state
+
+
 def test_bad_parameter_is_named_and_training_cannot_start():
     at = app("train")
-    at.text_input(key=tv.K_HIDDEN).set_value("256,-1").run()
+    at.text_input(key=tv.K_HIDDEN).set_value("256,-1")
+    at.button(key=tv.K_START).click().run()
+    assert not at.exception, at.exception
     assert any(e.value.startswith("hidden:") for e in at.error)
-    assert at.button(key=tv.K_START).disabled
+    assert tv.K_JOB not in at.session_state
     at.text_input(key=tv.K_HIDDEN).set_value("64")
-    at.text_input(key=tv.K_LR).set_value("0").run()
+    at.text_input(key=tv.K_LR).set_value("0")
+    at.button(key=tv.K_START).click().run()
     assert any(e.value.startswith("learning_rate:") for e in at.error)
+    assert not any(e.value.startswith("hidden:") for e in at.error)
+    assert tv.K_JOB not in at.session_state
 
 
 def test_two_sessions_training_at_once_keep_separate_results(runs_dir):

@@ -25,6 +25,10 @@ def test_job_trains_evaluates_and_saves(tmp_path, mnist_train, mnist_test):
     assert snap.metrics.accuracy > 0.7
     assert [r.run_id for r in store.list().runs] == [snap.run.run_id]
     assert snap.run.info["status"] == "completed"
+    # The saved run records the epoch whose weights it holds: the best on validation.
+    accs = [r.val_accuracy for r in snap.history]
+    assert snap.kept_epoch == snap.run.info["kept_epoch"] == int(np.argmax(accs)) + 1
+    assert store.get(snap.run.run_id).kept_epoch == snap.kept_epoch
 
 
 def test_stop_ends_after_current_epoch_and_saves_the_model(tmp_path, mnist_train, mnist_test):

@@ -33,6 +33,18 @@ def test_train_prints_epochs_then_json_and_saves_the_run(tmp_path, shared_data):
     runs = RunStore(tmp_path).list().runs
     assert [r.run_id for r in runs] == [result["run_id"]]
     assert runs[0].info["dataset"] == "mnist"
+    assert result["params"]["keep_best"] is True and 1 <= result["kept_epoch"] <= 2
+    assert runs[0].info["kept_epoch"] == result["kept_epoch"]
+
+
+def test_no_keep_best_keeps_the_last_epoch(tmp_path, capsys, monkeypatch, shared_data):
+    monkeypatch.setenv("DASHBOARD_RUNS_DIR", str(tmp_path))
+    monkeypatch.setenv("DASHBOARD_DATA_DIR", str(shared_data))
+    code = main(["train", "--dataset", "digits", "--preset", "quick", "--train-size", "0", "--epochs", "3",
+                 "--batch-size", "50", "--no-keep-best"])
+    assert code == 0
+    result = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert result["params"]["keep_best"] is False and result["kept_epoch"] == 3
 
 
 @pytest.mark.parametrize(

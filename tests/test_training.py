@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 import threading
+from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -61,6 +62,62 @@ def test_stop_after_first_epoch_keeps_a_usable_model(mnist_train, mnist_test):
     assert len(trainer.history) == 1 and trainer.stopped
     metrics = evaluate(trainer.final_model(), mnist_test)
     assert metrics.accuracy > 0.7
+
+
+# A high learning rate makes validation accuracy wobble: the best epoch (5) is not the last (6).
+WOBBLY = TrainParams(hidden=(32,), epochs=6, train_size=3000, batch_size=100, learning_rate=0.02, seed=1)
+
+
+def _val_accuracy(model, train, params) -> float:
+    """Accuracy of ``model`` on the run's validation part, recomputed from the raw split."""
+    labels = np.asarray(train.labels)
+    _, val_idx = split_indices(labels, params)
+    return float(np.mean(model.predict(scale_images(train.flat()[val_idx])) == labels[val_idx]))
+
+
+def test_keep_best_restores_the_best_validation_epoch(mnist_train):
+    trainer = Trainer(WOBBLY, mnist_train)
+    reports = list(trainer.run())
+    accs = [r.val_accuracy for r in reports]
+    # The case worth testing: the last epoch is worse than the best one.
+    assert max(accs) > accs[-1]
+    best = int(np.argmax(accs)) + 1  # the first epoch reaching the maximum
+    assert trainer.best_epoch == trainer.kept_epoch == best < len(reports)
+    assert reports[trainer.kept_epoch - 1].val_accuracy == max(accs)
+    model = trainer.final_model()
+    assert _val_accuracy(model, mnist_train, WOBBLY) == max(accs)
+    # The page and the saved model share the restored weights.
+    assert model.coefs_[0] is trainer.model.coefs_[0]
+
+
+def test_without_keep_best_the_last_epoch_is_kept(mnist_train):
+    params = replace(WOBBLY, keep_best=False)
+    trainer = Trainer(params, mnist_train)
+    reports = list(trainer.run())
+    assert trainer.kept_epoch == len(reports) == 6
+    assert trainer.best_epoch < 6  # the same run as above: the best epoch is known, just not kept
+    assert _val_accuracy(trainer.final_model(), mnist_train, params) == reports[-1].val_accuracy
+
+
+def test_stop_keeps_the_best_epoch_so_far(mnist_train):
+    trainer = Trainer(WOBBLY, mnist_train)
+    for report in trainer.run():
+        if report.epoch == 6:
+            break  # the caller walked away without finishing the generator
+    # final_model settles the weights even when run() was not exhausted.
+    model = trainer.final_model()
+    accs = [r.val_accuracy for r in trainer.history]
+    assert trainer.kept_epoch == int(np.argmax(accs)) + 1
+    assert _val_accuracy(model, mnist_train, WOBBLY) == max(accs)
+    stop = threading.Event()
+    trainer = Trainer(WOBBLY, mnist_train)
+    for report in trainer.run(stop):
+        if report.epoch == 3:
+            stop.set()  # the Stop button
+    assert trainer.stopped and len(trainer.history) == 3
+    accs = [r.val_accuracy for r in trainer.history]
+    assert trainer.kept_epoch == int(np.argmax(accs)) + 1
+    assert _val_accuracy(trainer.final_model(), mnist_train, WOBBLY) == max(accs)
 
 
 def test_same_seed_same_model_and_epochs_reshuffle(mnist_train):
@@ -153,8 +210,16 @@ def test_parse_and_round_trip():
     p = TrainParams.from_strings({"hidden": "32,16", "alpha": "1e-3", "epochs": "4", "seed": None})
     assert p.hidden == (32, 16) and p.alpha == 1e-3 and p.epochs == 4 and p.seed == 0
     assert TrainParams.from_dict(p.to_dict()) == p
+    assert p.keep_best is True
+    for text, value in (("False", False), ("no", False), ("0", False), ("true", True), (" On ", True)):
+        assert TrainParams.from_strings({"keep_best": text}).keep_best is value
+    with pytest.raises(ParameterError, match="^keep_best:"):
+        TrainParams.from_strings({"keep_best": "maybe"})
+    with pytest.raises(ParameterError, match="^keep_best:"):
+        TrainParams(keep_best="yes").validate()
     for preset in PRESETS.values():
         preset.validate(60000, 10)
+        assert preset.keep_best
 
 
 def test_epoch_report_round_trips():

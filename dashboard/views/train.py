@@ -36,10 +36,11 @@ IMAGE_WIDTH = 84
 # Session-state keys (the tests drive the widgets by these keys).
 K_JOB = "train_job"
 K_SHOWN = "train_shown"  # set once the page has rerun for the current job's end
-K_PRESET = "train_preset"
+K_PRESET, K_FORM = "train_preset", "train_form"
 K_HIDDEN, K_ACTIVATION, K_SOLVER = "train_hidden", "train_activation", "train_solver"
 K_ALPHA, K_LR, K_BATCH = "train_alpha", "train_learning_rate", "train_batch_size"
 K_EPOCHS, K_SIZE, K_VAL, K_SEED = "train_epochs", "train_train_size", "train_val_fraction", "train_seed"
+K_KEEP = "train_keep_best"
 K_START, K_STOP, K_ERROR = "train_start", "train_stop", "train_error"
 K_NORMALISE, K_TEST_CONF, K_SAMPLE, K_UPLOAD = "train_normalise", "train_test_conf", "train_sample", "train_upload"
 
@@ -47,7 +48,7 @@ K_NORMALISE, K_TEST_CONF, K_SAMPLE, K_UPLOAD = "train_normalise", "train_test_co
 FIELDS = {
     K_HIDDEN: "hidden", K_ACTIVATION: "activation", K_SOLVER: "solver", K_ALPHA: "alpha",
     K_LR: "learning_rate", K_BATCH: "batch_size", K_EPOCHS: "epochs", K_SIZE: "train_size",
-    K_VAL: "val_fraction", K_SEED: "seed",
+    K_VAL: "val_fraction", K_SEED: "seed", K_KEEP: "keep_best",
 }
 
 
@@ -59,17 +60,49 @@ def _apply_preset() -> None:
     state[K_ACTIVATION], state[K_SOLVER] = p.activation, p.solver
     state[K_ALPHA], state[K_LR] = f"{p.alpha:g}", f"{p.learning_rate:g}"
     state[K_BATCH], state[K_EPOCHS], state[K_SIZE] = p.batch_size, p.epochs, p.train_size
-    state[K_VAL], state[K_SEED] = p.val_fraction, p.seed
+    state[K_VAL], state[K_SEED], state[K_KEEP] = p.val_fraction, p.seed, p.keep_best
 
 
-def _form() -> TrainParams | None:
-    """Draw the parameter widgets; return the parsed parameters or None (message shown)."""
+def _form(running: bool) -> tuple[TrainParams | None, bool]:
+    """Draw the preset selector and the parameter form.
+
+    The fields sit in an ``st.form``: edits reach the script only with the
+    "Train" button, so a field edited right after a preset change cannot re-send
+    the old values and undo the preset (each widget change used to rerun the
+    page). The preset selector stays outside, since choosing one fills the fields.
+
+    Parameters
+    ----------
+    running : bool
+        Whether the session's job is still training (the button is disabled).
+
+    Returns
+    -------
+    params : TrainParams or None
+        The form's current (last submitted or preset) values, parsed; None if
+        one is invalid (the message is shown).
+    submitted : bool
+        Whether "Train" was clicked in this run.
+    """
     state = st.session_state
     if K_PRESET not in state:
         state[K_PRESET] = "default"
         _apply_preset()
     st.selectbox("Preset", list(PRESETS), key=K_PRESET, on_change=_apply_preset,
                  help="quick: seconds. default: a solid MLP. best: the strongest found in ≤ 90 s on 2 cores.")
+    # Enter in a field does not submit: starting a long run is the button's job.
+    with st.form(K_FORM, enter_to_submit=False):
+        _fields()
+        submitted = st.form_submit_button("Train", key=K_START, type="primary", disabled=running)
+    try:
+        return TrainParams.from_strings({field: str(state[key]) for key, field in FIELDS.items()}), submitted
+    except DashboardError as exc:
+        st.error(str(exc))
+        return None, submitted
+
+
+def _fields() -> None:
+    """The parameter widgets (inside the form)."""
     c1, c2, c3 = st.columns(3)
     c1.text_input("Hidden layer sizes", key=K_HIDDEN, help='Comma-separated, e.g. "256,128"')
     c1.selectbox("Activation", ACTIVATIONS, key=K_ACTIVATION)
@@ -80,12 +113,11 @@ def _form() -> TrainParams | None:
     c3.number_input("Epochs", min_value=1, step=1, key=K_EPOCHS)
     c3.number_input("Train subset size (0 = all)", min_value=0, step=1000, key=K_SIZE)
     c3.number_input("Validation fraction", min_value=0.01, max_value=0.5, step=0.05, format="%.2f", key=K_VAL)
-    st.number_input("Seed", min_value=0, step=1, key=K_SEED)
-    try:
-        return TrainParams.from_strings({field: str(state[key]) for key, field in FIELDS.items()})
-    except DashboardError as exc:
-        st.error(str(exc))
-        return None
+    c1, c2 = st.columns([1, 2])
+    c1.number_input("Seed", min_value=0, step=1, key=K_SEED)
+    c2.checkbox("Keep the best-validation epoch", key=K_KEEP,
+                help="At the end (or on Stop) the model takes the weights of the epoch with the highest "
+                     "validation accuracy, not the last epoch's. The test split plays no part in the choice.")
 
 
 def _start(params: TrainParams) -> None:
@@ -146,7 +178,8 @@ def _results(job: TrainingJob) -> None:
     names = test.class_names
     st.subheader("Test result")
     if snap.stopped_early:
-        st.info(f"Stopped by you after epoch {snap.epoch} of {snap.epochs}; the model is kept as it was.")
+        st.info(f"Stopped by you after epoch {snap.epoch} of {snap.epochs}; the model is kept.")
+    st.caption(kept_text(snap.history, snap.kept_epoch, job.params.keep_best))
     cols = st.columns(1 + len(BASELINES.get(test.name, {})))
     cols[0].metric("Test accuracy", f"{metrics.accuracy:.4f}")
     for col, (label, value) in zip(cols[1:], BASELINES.get(test.name, {}).items()):
@@ -199,6 +232,31 @@ def _results(job: TrainingJob) -> None:
     _predict(job)
 
 
+def kept_text(history, kept_epoch: int, keep_best: bool) -> str:
+    """Which epoch's weights the model holds, for the results.
+
+    Parameters
+    ----------
+    history : sequence of EpochReport
+        The finished epochs.
+    kept_epoch : int
+        1-based epoch whose weights were kept.
+    keep_best : bool
+        Whether the run kept its best-validation epoch (else its last one).
+
+    Returns
+    -------
+    str
+        E.g. "Kept epoch 24 of 30, best validation accuracy 0.9060 (last epoch 0.8983)."
+    """
+    last = history[-1].val_accuracy
+    kept = history[kept_epoch - 1].val_accuracy
+    if keep_best:
+        return (f"Kept epoch {kept_epoch} of {len(history)}, best validation accuracy {kept:.4f} "
+                f"(last epoch {last:.4f}).")
+    return f"Kept the last epoch, {kept_epoch} of {len(history)}: validation accuracy {kept:.4f}."
+
+
 def _predict(job: TrainingJob) -> None:
     test, names = job.test, job.test.class_names
     st.subheader("Predict")
@@ -237,7 +295,7 @@ def page() -> None:
         st.error(shell.plain(f"This dataset cannot be trained on: {exc}"))
         return
     st.caption(f"Training on {shell.plain(train.describe())}; the test split is used once, after training.")
-    params = _form()
+    params, submitted = _form(running)
     if params is not None:
         try:
             params.validate(len(train), train.n_classes)
@@ -246,7 +304,7 @@ def page() -> None:
         except DashboardError as exc:
             st.error(str(exc))
             params = None
-    if st.button("Train", key=K_START, type="primary", disabled=params is None or running):
+    if submitted and params is not None and not running:
         _start(params)
         job = state.get(K_JOB)
         running = job is not None

@@ -250,9 +250,11 @@ def test_train_stop_then_runs_page(app_server, page):
     choose(page, "train_preset", "quick")
     expect(page.locator(f".st-key-train_hidden{FRESH} input")).to_have_value("64")
     wait_idle(page)
+    # The fields are in a form: Enter commits a field without submitting; the Train button submits.
     set_number(page, "train_epochs", 200)
     set_number(page, "train_train_size", 3000)
     wait_idle(page)
+    expect(page.locator('[data-testid="stProgress"]')).to_have_count(0)  # nothing started yet
     page.locator(f".st-key-train_start{FRESH} button").click()
 
     # Watch the live fragment: at least two epochs update the curves and the confusion matrix.
@@ -282,6 +284,7 @@ def test_train_stop_then_runs_page(app_server, page):
 
     page.locator(f".st-key-train_stop{FRESH} button").click()
     expect(page.get_by_text(re.compile(r"Stopped by you after epoch \d+ of 200"))).to_be_visible(timeout=120_000)
+    expect(page.get_by_text(re.compile(r"^Kept epoch \d+ of \d+, best validation accuracy 0\.\d{4}"))).to_be_visible()
     saved = page.get_by_text(re.compile(r"Saved as run \S+"))
     expect(saved).to_be_visible()
     run_id = re.search(r"Saved as run (\S+) \(", saved.inner_text()).group(1)
@@ -297,5 +300,7 @@ def test_train_stop_then_runs_page(app_server, page):
     # (the table draws only the columns in view; the status is read from the run's file)
     info = json.loads((app_server.runs_dir / run_id / "run.json").read_text())
     assert info["status"] == "stopped" and len(info["history"]) < 200
+    accs = [h["val_accuracy"] for h in info["history"]]
+    assert info["kept_epoch"] == int(np.argmax(accs)) + 1
     no_exception(page)
     shoot(page, "runs", top=page.locator('[data-testid="stMain"] h1').first)
