@@ -132,6 +132,17 @@ def test_form_fields_wait_for_the_button_and_presets_fill_them():
     assert estimate(at) == best and tv.K_JOB not in at.session_state
 
 
+def test_preset_too_big_for_the_dataset_warns_until_a_bad_submit():
+    at = app("train")
+    at.sidebar.selectbox(key="ds_name").set_value("digits").run()
+    at.selectbox(key=tv.K_PRESET).set_value("quick").run()  # train subset 10,000 > digits' 1,437
+    assert not at.error
+    assert any(w.value.startswith("The preset does not fit this dataset: train_size:") for w in at.warning)
+    at.button(key=tv.K_START).click().run()  # submitted unchanged: now it is an error
+    assert any(e.value.startswith("train_size:") for e in at.error)
+    assert tv.K_JOB not in at.session_state
+
+
 def test_bad_parameter_is_named_and_training_cannot_start():
     at = app("train")
     at.text_input(key=tv.K_HIDDEN).set_value("256,-1")

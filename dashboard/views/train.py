@@ -9,6 +9,8 @@ ends, the whole page reruns once to show the results.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import numpy as np
 import pandas as pd
 import streamlit as st
@@ -22,6 +24,7 @@ from dashboard.training import (
     ACTIVATIONS,
     BASELINES,
     PRESETS,
+    EpochReport,
     SOLVERS,
     TrainParams,
     estimate_seconds,
@@ -37,6 +40,7 @@ IMAGE_WIDTH = 84
 K_JOB = "train_job"
 K_SHOWN = "train_shown"  # set once the page has rerun for the current job's end
 K_PRESET, K_FORM = "train_preset", "train_form"
+K_FROM_PRESET = "train_from_preset"  # True while the fields hold a preset's values, not yet submitted
 K_HIDDEN, K_ACTIVATION, K_SOLVER = "train_hidden", "train_activation", "train_solver"
 K_ALPHA, K_LR, K_BATCH = "train_alpha", "train_learning_rate", "train_batch_size"
 K_EPOCHS, K_SIZE, K_VAL, K_SEED = "train_epochs", "train_train_size", "train_val_fraction", "train_seed"
@@ -61,6 +65,7 @@ def _apply_preset() -> None:
     state[K_ALPHA], state[K_LR] = f"{p.alpha:g}", f"{p.learning_rate:g}"
     state[K_BATCH], state[K_EPOCHS], state[K_SIZE] = p.batch_size, p.epochs, p.train_size
     state[K_VAL], state[K_SEED], state[K_KEEP] = p.val_fraction, p.seed, p.keep_best
+    state[K_FROM_PRESET] = True
 
 
 def _form(running: bool) -> tuple[TrainParams | None, bool]:
@@ -232,7 +237,7 @@ def _results(job: TrainingJob) -> None:
     _predict(job)
 
 
-def kept_text(history, kept_epoch: int, keep_best: bool) -> str:
+def kept_text(history: Sequence[EpochReport], kept_epoch: int, keep_best: bool) -> str:
     """Which epoch's weights the model holds, for the results.
 
     Parameters
@@ -296,13 +301,19 @@ def page() -> None:
         return
     st.caption(f"Training on {shell.plain(train.describe())}; the test split is used once, after training.")
     params, submitted = _form(running)
+    if submitted:
+        state[K_FROM_PRESET] = False
     if params is not None:
         try:
             params.validate(len(train), train.n_classes)
             est = estimate_seconds(params, len(train), train.n_features, train.n_classes)
             st.caption(f"Estimated time: about {est:.0f} s (on 2 shared cores; more when the machine is busy).")
         except DashboardError as exc:
-            st.error(str(exc))
+            if state.get(K_FROM_PRESET):
+                # Nothing was asked yet, and edits in the form are unseen until "Train": a hint, not an error.
+                st.warning(f"The preset does not fit this dataset: {exc}. Change the field, then press Train.")
+            else:
+                st.error(str(exc))
             params = None
     if submitted and params is not None and not running:
         _start(params)
