@@ -182,9 +182,8 @@ def test_training_on_hostile_class_names_shows_them_as_text(cache):
         at.text_input(key=key).set_value(value)
     for key, value in ((tv.K_EPOCHS, 3), (tv.K_SIZE, 0), (tv.K_BATCH, 20)):
         at.number_input(key=key).set_value(value)
-    at.run()
-    assert not at.error, [e.value for e in at.error]
     at.button(key=tv.K_START).click().run()
+    assert not at.error, [e.value for e in at.error]
     assert at.session_state[tv.K_JOB].join(timeout=120)
     at.run()
     assert not at.exception, at.exception

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import io
 from dataclasses import replace
-from pathlib import Path
 
 import numpy as np
 from PIL import Image
@@ -16,31 +15,11 @@ from dashboard.jobs import DONE
 from dashboard.training import PRESETS
 from dashboard.views import runs as runs_view
 from dashboard.views import train as tv
+from tests.conftest import real_app
 from tests.test_app_explore import arr  # plotly JSON (base64 "bdata") to an array
 
-ROOT = Path(__file__).resolve().parent.parent
-
-# The pages as app.py registers them, with the real shell (sidebar, shared datasets).
-SCRIPT = """
-import sys
-sys.path.insert(0, {root!r})
-import streamlit as st
-from dashboard import shell
-from dashboard.views import runs, train
-nav = st.navigation([
-    st.Page(train.page, title="Train", url_path="train", default={train_first}),
-    st.Page(runs.page, title="Runs", url_path="runs", default={runs_first}),
-])
-shell.sidebar()
-nav.run()
-"""
-
-
 def app(page: str) -> AppTest:
-    at = AppTest.from_string(
-        SCRIPT.format(root=str(ROOT), train_first=page == "train", runs_first=page == "runs"),
-        default_timeout=90,
-    )
+    at = real_app(page, timeout=90)
     at.run()
     assert not at.exception, at.exception
     return at
@@ -180,6 +159,11 @@ def test_two_sessions_training_at_once_keep_separate_results(runs_dir):
     assert set(runs.dataframe[0].value["run"]) == {sa.run.run_id, sb.run.run_id}
     frame = runs_view.runs_frame(runs_view.RunStore(runs_dir).list().runs)
     assert sorted(frame["epochs"]) == [2, 3]
+    # The kept epoch is the one with the best validation accuracy of each run.
+    for snap in (sa, sb):
+        row = frame[frame["run"] == snap.run.run_id].iloc[0]
+        best = 1 + int(np.argmax([h.val_accuracy for h in snap.history]))
+        assert row["kept epoch"] == best
 
 
 def test_runs_page_compares_diffs_reports_broken_and_deletes(runs_dir):

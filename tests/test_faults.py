@@ -272,9 +272,8 @@ def test_train_page_on_a_full_disk_shows_the_message_and_the_results(full_disk, 
     at.number_input(key=tv.K_EPOCHS).set_value(2)
     at.number_input(key=tv.K_SIZE).set_value(0)  # all of digits' 1,437
     at.number_input(key=tv.K_BATCH).set_value(100)
-    at.run()
-    assert not at.error, [e.value for e in at.error]
     at.button(key=tv.K_START).click().run()
+    assert not at.error, [e.value for e in at.error]
     job = at.session_state[tv.K_JOB]
     assert job.join(timeout=120)
     at.run()

@@ -47,6 +47,7 @@ def runs_frame(runs: list[Run]) -> pd.DataFrame:
             "learning rate": p.learning_rate,
             "batch": p.batch_size,
             "epochs": len(run.info["history"]),
+            "kept epoch": run.kept_epoch,  # the best-validation epoch when keep_best is on
             "train size": p.train_size or None,
             "val fraction": p.val_fraction,
             "seed": p.seed,
