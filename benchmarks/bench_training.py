@@ -7,6 +7,7 @@ Usage (from the project root)::
     .venv/bin/python -m benchmarks.bench_training best
     .venv/bin/python -m benchmarks.bench_training search     # the bounded preset search
     .venv/bin/python -m benchmarks.bench_training variants   # keep-best judged on split validation
+    .venv/bin/python -m benchmarks.bench_training averaging  # last / keep-best / average-last-K, split-half
 
 Results are printed and merged into benchmarks/results/training.json (one key
 per part). The machine is shared: the load average at the start of each part is
@@ -19,6 +20,7 @@ once per dataset for the chosen preset, in ``best``.
 from __future__ import annotations
 
 import argparse
+import copy
 import json
 import os
 import sys
@@ -76,6 +78,8 @@ def live_run(params: TrainParams, dataset: str, test: bool) -> dict:
         # The epoch whose weights the model ends with (the best one with keep_best).
         "kept_epoch": trainer.kept_epoch,
         "kept_val_accuracy": trainer.history[trainer.kept_epoch - 1].val_accuracy,
+        # With average_last, the model holds the mean of this many last epochs (kept_epoch = last).
+        "averaged_epochs": trainer.averaged_epochs,
         "train_seconds": round(train_seconds, 2),
         "load_average_at_start": round(load, 2),
     }
@@ -232,7 +236,7 @@ VARIANTS: list[TrainParams] = [
 ]
 
 
-def split_half(params: TrainParams, dataset: str) -> dict:
+def split_half(params: TrainParams, dataset: str, average_ks: tuple[int, ...] = (5, 10)) -> dict:
     """Does keeping the best epoch help on unseen data? Answered with validation data only.
 
     The validation part is cut in two stratified halves A and B. The epoch with
@@ -242,6 +246,11 @@ def split_half(params: TrainParams, dataset: str) -> dict:
     images) is not. The test split is not used. Each epoch predicts the
     validation part once more for this, so ``train_seconds`` is a little
     higher than the app's.
+
+    For each K in ``average_ks`` it also scores the mean of the last K epochs'
+    weights (epoch-end snapshots of ``coefs_`` and ``intercepts_``, what
+    ``average_last=K`` does) on both halves: K is fixed in advance, so no half
+    is used to choose anything and each scores it without bias.
     """
     from sklearn.model_selection import train_test_split
 
@@ -254,15 +263,39 @@ def split_half(params: TrainParams, dataset: str) -> dict:
     t0 = time.perf_counter()
     trainer = Trainer(params, train)
     correct = []
+    # Epoch-end snapshots of the weights (coefs_ + intercepts_) for the averaging check.
+    snapshots: list[list[np.ndarray]] = []
+    keep = max(average_ks, default=0)
     for report in trainer.run():
         print("   ", report.line(), flush=True)
         correct.append(trainer.model.predict(x_val) == y_val)
+        if keep:
+            snapshots.append([w.copy() for w in trainer.model.coefs_ + trainer.model.intercepts_])
+            del snapshots[:-keep]
     seconds = time.perf_counter() - t0
     hits = np.asarray(correct)  # epochs x validation images
     acc_a, acc_b = hits[:, half_a].mean(axis=1), hits[:, half_b].mean(axis=1)
     pick_a, pick_b = int(np.argmax(acc_a)), int(np.argmax(acc_b))
     kept_held_out = (acc_b[pick_a] + acc_a[pick_b]) / 2
     last_held_out = (acc_b[-1] + acc_a[-1]) / 2
+    # Weight averaging over the last K epochs: K is fixed beforehand, nothing is picked on
+    # validation data, so each half scores it without bias; the figure is the mean of both.
+    averaged = {}
+    n_layers = len(trainer.model.coefs_)
+    for k in average_ks:
+        if k > len(snapshots):
+            continue
+        mean = [np.mean([snap[i] for snap in snapshots[-k:]], axis=0) for i in range(len(snapshots[0]))]
+        model = copy.copy(trainer.model)
+        model.coefs_, model.intercepts_ = mean[:n_layers], mean[n_layers:]
+        hit = model.predict(x_val) == y_val
+        held_out = (hit[half_a].mean() + hit[half_b].mean()) / 2
+        averaged[f"average_last_{k}"] = {
+            "held_out_half_accuracy": round(float(held_out), 5),
+            "halves_a_b": [round(float(hit[half_a].mean()), 5), round(float(hit[half_b].mean()), 5)],
+            "gain_over_last": round(float(held_out - last_held_out), 5),
+            "gain_over_keep_best": round(float(held_out - kept_held_out), 5),
+        }
     out = {
         "dataset": dataset,
         "params": params.to_dict(),
@@ -275,6 +308,7 @@ def split_half(params: TrainParams, dataset: str) -> dict:
         "held_out_half_accuracy_kept": round(float(kept_held_out), 5),
         "held_out_half_accuracy_last": round(float(last_held_out), 5),
         "held_out_gain_of_keep_best": round(float(kept_held_out - last_held_out), 5),
+        **averaged,
         "train_seconds": round(seconds, 2),
         "load_average_at_start": round(load, 2),
     }
@@ -294,9 +328,22 @@ def variants(datasets: tuple[str, ...] = DATASETS) -> list[dict]:
     return results
 
 
+def averaging(datasets: tuple[str, ...] = DATASETS) -> list[dict]:
+    """Last epoch vs keep-best vs the average of the last 5 / 10 epochs' weights, split-half.
+
+    One run of the "best" preset per dataset; validation data only.
+    """
+    results = []
+    for name in datasets:
+        print(f"averaging check, best preset, on {name}", flush=True)
+        results.append(split_half(PRESETS["best"], name, average_ks=(5, 10)))
+        _save("averaging", results)
+    return results
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("part", nargs="?", default="all", choices=["all", "overhead", "best", "search", "variants"])
+    parser.add_argument("part", nargs="?", default="all", choices=["all", "overhead", "best", "search", "variants", "averaging"])
     args = parser.parse_args(argv)
     if args.part in ("all", "overhead"):
         _save("overhead_1_thread", overhead(rounds=3, threads=1))
@@ -308,6 +355,8 @@ def main(argv: list[str] | None = None) -> int:
         search()
     if args.part == "variants":
         variants()
+    if args.part == "averaging":
+        averaging()
     print(f"written to {RESULTS}")
     return 0
 

@@ -58,7 +58,11 @@ class JobSnapshot:
         Test metrics once done.
     kept_epoch : int
         Once training has ended, the epoch whose weights the model holds (the
-        best-validation one with ``keep_best``, else the last); 0 before.
+        best-validation one with ``keep_best``, else the last; the last with
+        ``average_last``); 0 before.
+    averaged_epochs : int
+        Once training has ended with ``average_last``, how many epochs' weights
+        the model averages; 0 otherwise.
     """
 
     state: str
@@ -73,6 +77,7 @@ class JobSnapshot:
     metrics: TestMetrics | None = field(default=None, repr=False)
     save_error: str | None = None
     kept_epoch: int = 0
+    averaged_epochs: int = 0
 
     @property
     def finished(self) -> bool:
@@ -188,6 +193,7 @@ class TrainingJob:
                 save_error=self._save_error,
                 # Set by the trainer before the job leaves RUNNING/STOPPING.
                 kept_epoch=self.trainer.kept_epoch,
+                averaged_epochs=self.trainer.averaged_epochs,
             )
 
     def _work(self, on_epoch: Callable[[EpochReport], None] | None) -> None:

@@ -1,7 +1,8 @@
 """The ``train`` sub-command: train from the command line, saved like the app's runs.
 
 Output: one line per epoch, then one JSON line with at least ``test_accuracy``,
-``seconds``, ``run_id`` and ``kept_epoch`` (the epoch whose weights were kept).
+``seconds``, ``run_id``, ``kept_epoch`` (the epoch whose weights were kept; the
+last one when the weights are averaged) and ``averaged_epochs`` (0 = no averaging).
 """
 
 from __future__ import annotations
@@ -59,6 +60,8 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
     # None (neither flag) keeps the preset's value; from_strings reads "True"/"False".
     p.add_argument("--keep-best", action=argparse.BooleanOptionalAction, default=None,
                    help="end with the weights of the best-validation epoch (default: the preset's, on)")
+    p.add_argument("--average-last", metavar="K",
+                   help="end with the mean of the last K epochs' weights; 0 = off (overrides --keep-best)")
     p.add_argument("--runs-dir", type=Path, default=None,
                    help="where runs are saved (default: $DASHBOARD_RUNS_DIR or data/runs)")
     p.set_defaults(func=run)
@@ -101,6 +104,7 @@ def run(args: argparse.Namespace) -> int:
                 "epochs_run": snap.epoch,
                 "kept_epoch": snap.kept_epoch,
                 "kept_val_accuracy": snap.history[snap.kept_epoch - 1].val_accuracy,
+                "averaged_epochs": snap.averaged_epochs,
                 "params": params.to_dict(),
             }
         ),

@@ -85,6 +85,14 @@ class TrainParams:
         with the highest *validation* accuracy instead of keeping the last
         epoch's (model selection on validation data; the test split is not
         involved).
+    average_last : int
+        0 (off) or K from 1 to ``epochs``: when training ends (or is stopped),
+        the model takes the mean of the weights (``coefs_`` and
+        ``intercepts_``) at the end of the last K epochs run (fewer if fewer
+        ran), a Polyak / stochastic weight average that damps the epoch-to-epoch
+        wobble of adam's constant learning rate. It overrides ``keep_best``:
+        with both on, the model ends with the average, and
+        :attr:`Trainer.averaged_epochs` records how many epochs went into it.
     """
 
     hidden: tuple[int, ...] = (100,)
@@ -98,6 +106,7 @@ class TrainParams:
     val_fraction: float = 0.1
     seed: int = 0
     keep_best: bool = True
+    average_last: int = 0
 
     def __post_init__(self) -> None:
         # Accept a list or a single int for convenience; validate() checks the values.
@@ -159,6 +168,14 @@ class TrainParams:
             raise ParameterError("seed", f"must be a whole number from 0 to 2**32-1, got {self.seed!r}")
         if not isinstance(self.keep_best, (bool, np.bool_)):
             raise ParameterError("keep_best", f"must be true or false, got {self.keep_best!r}")
+        if not _is_int(self.average_last) or self.average_last < 0:
+            raise ParameterError(
+                "average_last", f"must be a whole number >= 0 (0 = off), got {self.average_last!r}"
+            )
+        if self.average_last > self.epochs:
+            raise ParameterError(
+                "average_last", f"cannot average more epochs than are run ({self.epochs}), got {self.average_last}"
+            )
         if n_available is not None:
             if self.train_size > n_available:
                 raise ParameterError(
@@ -236,6 +253,7 @@ class TrainParams:
             "val_fraction": _parse_float,
             "seed": _parse_int,
             "keep_best": _parse_bool,
+            "average_last": _parse_int,
         }
         changes = {}
         for name, text in values.items():
@@ -335,9 +353,12 @@ def _n_val(n_used: int, val_fraction: float) -> int:
 PRESETS: dict[str, TrainParams] = {
     "quick": TrainParams(hidden=(64,), batch_size=200, epochs=3, train_size=10000, val_fraction=0.1),
     "default": TrainParams(hidden=(256, 128), batch_size=200, epochs=10, val_fraction=0.1),
-    # val_fraction 0.1: keep_best picks its epoch on 6,000 images, not 3,000 (less noise-chasing).
+    # val_fraction 0.1: 6,000 validation images. average_last 10: the model ends with the mean of
+    # the last 10 epochs' weights (beat keep-best and the last epoch on held-out validation halves
+    # of both sets); keep_best stays on for when averaging is switched off.
     "best": TrainParams(
-        hidden=(512, 256), alpha=1e-4, learning_rate=1e-3, batch_size=200, epochs=30, val_fraction=0.1
+        hidden=(512, 256), alpha=1e-4, learning_rate=1e-3, batch_size=200, epochs=30, val_fraction=0.1,
+        average_last=10,
     ),
 }
 
@@ -471,7 +492,13 @@ class Trainer:
         0 before any epoch.
     kept_epoch : int
         Epoch whose weights the model holds once training has ended: the best
-        epoch with ``params.keep_best``, else the last one; 0 until then.
+        epoch with ``params.keep_best``, else the last one; 0 until then. With
+        ``params.average_last`` the model holds an average that ends at the
+        last epoch, and this is the last epoch.
+    averaged_epochs : int
+        How many epoch-end snapshots the final weights average (the last ones
+        run, up to ``params.average_last``); 0 when averaging is off or before
+        training has ended.
     """
 
     def __init__(self, params: TrainParams, train: Dataset, train_eval_size: int = TRAIN_EVAL_SIZE) -> None:
@@ -490,15 +517,20 @@ class Trainer:
         self.n_val = 0
         self.best_epoch = 0
         self.kept_epoch = 0
-        # Copies of coefs_ + intercepts_ at best_epoch (only with keep_best).
+        self.averaged_epochs = 0
+        # Copies of coefs_ + intercepts_ at best_epoch (only with keep_best and no averaging).
         self._best_weights: list[np.ndarray] | None = None
+        # Epoch-end copies of coefs_ + intercepts_ of the last average_last epochs, oldest first.
+        self._snapshots: list[list[np.ndarray]] = []
 
     def run(self, stop: threading.Event | None = None) -> Iterator[EpochReport]:
         """Train, yielding a report after each epoch.
 
         When the last epoch is done, or the stop event ends training early, the
-        model is settled: with ``params.keep_best`` its weights are restored to
-        those of the best-validation epoch (:attr:`kept_epoch`).
+        model is settled: with ``params.average_last`` its weights become the
+        mean of the last epochs' (:attr:`averaged_epochs`); otherwise, with
+        ``params.keep_best``, they are restored to those of the best-validation
+        epoch (:attr:`kept_epoch`).
 
         Parameters
         ----------
@@ -542,8 +574,10 @@ class Trainer:
             val_acc = float(np.trace(conf) / max(1, conf.sum()))
             if not self.history or val_acc > self.history[self.best_epoch - 1].val_accuracy:
                 self.best_epoch = epoch
-                if p.keep_best:
+                if p.keep_best and not p.average_last:
                     self._remember_weights()
+            if p.average_last:
+                self._remember_snapshot()
             now = time.perf_counter()
             report = EpochReport(
                 epoch=epoch,
@@ -570,11 +604,30 @@ class Trainer:
             for kept, w in zip(self._best_weights, weights):
                 np.copyto(kept, w)
 
+    def _remember_snapshot(self) -> None:
+        # One copy per epoch (~2 MB for the "best" preset); the oldest buffer is reused.
+        weights = self.model.coefs_ + self.model.intercepts_
+        if len(self._snapshots) < self.params.average_last:
+            self._snapshots.append([w.copy() for w in weights])
+        else:
+            oldest = self._snapshots.pop(0)
+            for kept, w in zip(oldest, weights):
+                np.copyto(kept, w)
+            self._snapshots.append(oldest)
+
     def _settle(self) -> None:
-        """Fix the weights the model ends with (idempotent): best epoch's or last epoch's."""
+        """Fix the weights the model ends with (idempotent): averaged, best epoch's or last epoch's."""
         if not self.history:
             return
-        if self.params.keep_best and self._best_weights is not None:
+        if self.params.average_last and self._snapshots:
+            if not self.averaged_epochs:  # average once: the model's weights become the average
+                for i, w in enumerate(self.model.coefs_ + self.model.intercepts_):
+                    mean = np.mean([snap[i] for snap in self._snapshots], axis=0, dtype=np.float64)
+                    np.copyto(w, mean, casting="same_kind")
+                self.averaged_epochs = len(self._snapshots)
+                self._snapshots = []
+            self.kept_epoch = len(self.history)
+        elif self.params.keep_best and self._best_weights is not None:
             # In place, so every holder of the model (the page, a shallow copy) sees them.
             for w, kept in zip(self.model.coefs_ + self.model.intercepts_, self._best_weights):
                 np.copyto(w, kept)

@@ -100,10 +100,12 @@ def estimate(at: AppTest) -> str:
 def test_form_fields_wait_for_the_button_and_presets_fill_them():
     at = app("train")
     assert at.checkbox(key=tv.K_KEEP).value is True
+    assert at.number_input(key=tv.K_AVERAGE).value == 0
     quick = estimate(at.selectbox(key=tv.K_PRESET).set_value("quick").run())
     assert at.text_input(key=tv.K_HIDDEN).value == "64" and at.number_input(key=tv.K_EPOCHS).value == 3
     best = estimate(at.selectbox(key=tv.K_PRESET).set_value("best").run())
     assert at.text_input(key=tv.K_HIDDEN).value == "512,256" and at.number_input(key=tv.K_EPOCHS).value == 30
+    assert at.number_input(key=tv.K_AVERAGE).value == PRESETS["best"].average_last == 10
     assert quick != best  # the estimate follows the preset
     # An edited field does nothing until the form is submitted (no rerun, no job).
     at.number_input(key=tv.K_EPOCHS).set_value(1)
@@ -226,3 +228,13 @@ def test_stop_button_keeps_the_model_and_shows_results():
     assert any("Stopped by you" in i.value for i in at.info)
     (acc,) = [m for m in at.metric if m.label == "Test accuracy"]
     assert float(acc.value) > 0.7
+
+
+def test_kept_text_names_the_averaged_epochs():
+    from dashboard.training import EpochReport
+
+    history = [EpochReport(e, 5, 0.1, 0.9, acc, np.eye(2, dtype=np.int64), 1.0, e) for e, acc in
+               enumerate([0.80, 0.90, 0.85, 0.87, 0.86], start=1)]
+    text = tv.kept_text(history, 5, True, averaged_epochs=3)
+    assert text.startswith("Averaged the weights of the last 3 epochs (3–5 of 5)") and "0.8600" in text
+    assert tv.kept_text(history, 2, True).startswith("Kept epoch 2 of 5, best validation accuracy 0.9000")

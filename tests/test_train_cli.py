@@ -63,3 +63,16 @@ def test_bad_parameters_exit_1_with_the_field(tmp_path, capsys, monkeypatch, fla
     err = capsys.readouterr().err
     assert f"error: {field}:" in err
     assert not tmp_path.exists() or list(tmp_path.iterdir()) == []
+
+
+def test_average_last_flag(tmp_path, capsys, monkeypatch, shared_data):
+    monkeypatch.setenv("DASHBOARD_RUNS_DIR", str(tmp_path))
+    monkeypatch.setenv("DASHBOARD_DATA_DIR", str(shared_data))
+    code = main(["train", "--dataset", "digits", "--preset", "quick", "--train-size", "0", "--epochs", "3",
+                 "--batch-size", "50", "--average-last", "2"])
+    assert code == 0
+    result = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert result["params"]["average_last"] == 2 and result["params"]["keep_best"] is True
+    assert result["averaged_epochs"] == 2 and result["kept_epoch"] == 3
+    assert main(["train", "--dataset", "digits", "--preset", "quick", "--average-last", "4"]) == 1
+    assert "average_last" in capsys.readouterr().err

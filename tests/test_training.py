@@ -234,3 +234,66 @@ def test_estimate_grows_with_work():
     best = estimate_seconds(PRESETS["best"], 60000, 784, 10)
     assert 0 < small < best
     assert estimate_seconds(TrainParams(epochs=20), 60000, 784, 10) > estimate_seconds(TrainParams(epochs=10), 60000, 784, 10)
+
+
+def _weights(model) -> list[np.ndarray]:
+    return [w.copy() for w in model.coefs_ + model.intercepts_]
+
+
+def test_average_last_ends_with_the_mean_of_the_last_k_epochs(mnist_train):
+    # keep_best is on too (WOBBLY's default): averaging overrides it.
+    params = replace(WOBBLY, average_last=3)
+    trainer = Trainer(params, mnist_train)
+    snapshots = []
+    for report in trainer.run():
+        # The weights at the end of each epoch, as the caller sees them between epochs.
+        snapshots.append(_weights(trainer.model))
+    assert len(snapshots) == 6 and params.keep_best
+    assert trainer.averaged_epochs == 3 and trainer.kept_epoch == 6
+    model = trainer.final_model()
+    final = model.coefs_ + model.intercepts_
+    for i, w in enumerate(final):
+        expected = (snapshots[3][i].astype(np.float64) + snapshots[4][i] + snapshots[5][i]) / 3
+        assert w.dtype == np.float32 and w.shape == expected.shape
+        np.testing.assert_allclose(w, expected, rtol=1e-5, atol=1e-7)
+        # Really an average, not the last epoch's weights nor the best epoch's.
+        assert not np.allclose(w, snapshots[5][i]) and not np.allclose(w, snapshots[trainer.best_epoch - 1][i])
+    assert model.coefs_[0] is trainer.model.coefs_[0]
+    # Settling again (final_model called twice) does not average the average.
+    np.testing.assert_array_equal(trainer.final_model().coefs_[0], final[0])
+    # Averaging a well-trained stretch keeps a usable model.
+    assert _val_accuracy(model, mnist_train, params) > 0.8
+
+
+def test_average_last_after_a_stop_averages_the_epochs_run(mnist_train):
+    stop = threading.Event()
+    trainer = Trainer(replace(SHORT, epochs=4, average_last=3), mnist_train)
+    snapshots = []
+    for report in trainer.run(stop):
+        snapshots.append(_weights(trainer.model))
+        if report.epoch == 2:
+            stop.set()
+    assert trainer.stopped and len(trainer.history) == 2
+    assert trainer.averaged_epochs == 2 and trainer.kept_epoch == 2
+    for w, a, b in zip(trainer.model.coefs_ + trainer.model.intercepts_, *snapshots):
+        np.testing.assert_allclose(w, (a.astype(np.float64) + b) / 2, rtol=1e-5, atol=1e-7)
+
+
+def test_average_last_is_validated():
+    assert TrainParams().average_last == 0
+    assert TrainParams.from_strings({"average_last": "5", "epochs": "10"}).average_last == 5
+    assert TrainParams.from_strings({"average_last": "10", "epochs": "10"}).average_last == 10
+    for values in ({"average_last": "-1"}, {"average_last": "11", "epochs": "10"}, {"average_last": "two"},
+                   {"average_last": "2.5"}):
+        with pytest.raises(ParameterError, match="^average_last:") as info:
+            TrainParams.from_strings(values)
+        assert info.value.field == "average_last"
+    for bad in (-1, 3.0, True, None):
+        with pytest.raises(ParameterError, match="^average_last:"):
+            TrainParams(epochs=10, average_last=bad).validate()
+    p = TrainParams(epochs=10, average_last=4)
+    assert TrainParams.from_dict(p.to_dict()) == p
+    # Runs saved before the field existed load with averaging off.
+    old = p.to_dict()
+    del old["average_last"]
+    assert TrainParams.from_dict(old).average_last == 0

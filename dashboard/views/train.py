@@ -45,6 +45,7 @@ K_HIDDEN, K_ACTIVATION, K_SOLVER = "train_hidden", "train_activation", "train_so
 K_ALPHA, K_LR, K_BATCH = "train_alpha", "train_learning_rate", "train_batch_size"
 K_EPOCHS, K_SIZE, K_VAL, K_SEED = "train_epochs", "train_train_size", "train_val_fraction", "train_seed"
 K_KEEP = "train_keep_best"
+K_AVERAGE = "train_average_last"
 K_START, K_STOP, K_ERROR = "train_start", "train_stop", "train_error"
 K_NORMALISE, K_TEST_CONF, K_SAMPLE, K_UPLOAD = "train_normalise", "train_test_conf", "train_sample", "train_upload"
 
@@ -52,7 +53,7 @@ K_NORMALISE, K_TEST_CONF, K_SAMPLE, K_UPLOAD = "train_normalise", "train_test_co
 FIELDS = {
     K_HIDDEN: "hidden", K_ACTIVATION: "activation", K_SOLVER: "solver", K_ALPHA: "alpha",
     K_LR: "learning_rate", K_BATCH: "batch_size", K_EPOCHS: "epochs", K_SIZE: "train_size",
-    K_VAL: "val_fraction", K_SEED: "seed", K_KEEP: "keep_best",
+    K_VAL: "val_fraction", K_SEED: "seed", K_KEEP: "keep_best", K_AVERAGE: "average_last",
 }
 
 
@@ -65,6 +66,7 @@ def _apply_preset() -> None:
     state[K_ALPHA], state[K_LR] = f"{p.alpha:g}", f"{p.learning_rate:g}"
     state[K_BATCH], state[K_EPOCHS], state[K_SIZE] = p.batch_size, p.epochs, p.train_size
     state[K_VAL], state[K_SEED], state[K_KEEP] = p.val_fraction, p.seed, p.keep_best
+    state[K_AVERAGE] = p.average_last
     state[K_FROM_PRESET] = True
 
 
@@ -93,6 +95,8 @@ def _form(running: bool) -> tuple[TrainParams | None, bool]:
     if K_PRESET not in state:
         state[K_PRESET] = "default"
         _apply_preset()
+    if K_AVERAGE not in state:  # a session started before the field existed
+        state[K_AVERAGE] = PRESETS[state[K_PRESET]].average_last
     st.selectbox("Preset", list(PRESETS), key=K_PRESET, on_change=_apply_preset,
                  help="quick: seconds. default: a solid MLP. best: the strongest found in ≤ 90 s on 2 cores.")
     # Enter in a field does not submit: starting a long run is the button's job.
@@ -118,8 +122,11 @@ def _fields() -> None:
     c3.number_input("Epochs", min_value=1, step=1, key=K_EPOCHS)
     c3.number_input("Train subset size (0 = all)", min_value=0, step=1000, key=K_SIZE)
     c3.number_input("Validation fraction", min_value=0.01, max_value=0.5, step=0.05, format="%.2f", key=K_VAL)
-    c1, c2 = st.columns([1, 2])
+    c1, c2, c3 = st.columns(3)
     c1.number_input("Seed", min_value=0, step=1, key=K_SEED)
+    c3.number_input("Average the last K epochs (0 = off)", min_value=0, step=1, key=K_AVERAGE,
+                    help="At the end (or on Stop) the model takes the mean of the weights of the last K "
+                         "epochs run, which damps adam's epoch-to-epoch wobble. Overrides keep-best.")
     c2.checkbox("Keep the best-validation epoch", key=K_KEEP,
                 help="At the end (or on Stop) the model takes the weights of the epoch with the highest "
                      "validation accuracy, not the last epoch's. The test split plays no part in the choice.")
@@ -184,7 +191,7 @@ def _results(job: TrainingJob) -> None:
     st.subheader("Test result")
     if snap.stopped_early:
         st.info(f"Stopped by you after epoch {snap.epoch} of {snap.epochs}; the model is kept.")
-    st.caption(kept_text(snap.history, snap.kept_epoch, job.params.keep_best))
+    st.caption(kept_text(snap.history, snap.kept_epoch, job.params.keep_best, snap.averaged_epochs))
     cols = st.columns(1 + len(BASELINES.get(test.name, {})))
     cols[0].metric("Test accuracy", f"{metrics.accuracy:.4f}")
     for col, (label, value) in zip(cols[1:], BASELINES.get(test.name, {}).items()):
@@ -237,7 +244,7 @@ def _results(job: TrainingJob) -> None:
     _predict(job)
 
 
-def kept_text(history: Sequence[EpochReport], kept_epoch: int, keep_best: bool) -> str:
+def kept_text(history: Sequence[EpochReport], kept_epoch: int, keep_best: bool, averaged_epochs: int = 0) -> str:
     """Which epoch's weights the model holds, for the results.
 
     Parameters
@@ -248,6 +255,9 @@ def kept_text(history: Sequence[EpochReport], kept_epoch: int, keep_best: bool) 
         1-based epoch whose weights were kept.
     keep_best : bool
         Whether the run kept its best-validation epoch (else its last one).
+    averaged_epochs : int
+        How many of the last epochs' weights the model averages (0 = none);
+        averaging overrides ``keep_best``.
 
     Returns
     -------
@@ -255,6 +265,10 @@ def kept_text(history: Sequence[EpochReport], kept_epoch: int, keep_best: bool) 
         E.g. "Kept epoch 24 of 30, best validation accuracy 0.9060 (last epoch 0.8983)."
     """
     last = history[-1].val_accuracy
+    if averaged_epochs:
+        first = len(history) - averaged_epochs + 1
+        return (f"Averaged the weights of the last {averaged_epochs} epochs ({first}–{len(history)} of "
+                f"{len(history)}); last epoch's validation accuracy {last:.4f}.")
     kept = history[kept_epoch - 1].val_accuracy
     if keep_best:
         return (f"Kept epoch {kept_epoch} of {len(history)}, best validation accuracy {kept:.4f} "
