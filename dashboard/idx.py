@@ -107,31 +107,25 @@ def parse_idx(data: bytes | bytearray, what: str = "file") -> np.ndarray:
     return arr
 
 
-def inflate(raw: bytes, what: str = "file") -> bytes | bytearray:
-    """Decompress ``raw`` if it is gzip, refusing streams that would inflate absurdly.
+def gunzip(raw: bytes, what: str = "file", claimed: int | None = None) -> bytes | bytearray:
+    """Decompress ``raw`` if it is gzip, into one buffer, never past a bound.
 
-    The IDX header (first bytes of the inflated stream) tells how long the content
-    must be; the output buffer is allocated once at that size (never more than
-    :data:`MAX_INFLATE_RATIO` times the input) and inflation stops there, so a
-    gzip bomb costs no memory and a real file costs its decoded size, once.
+    The bound is ``claimed`` (what the content says its length is) when given,
+    and never more than :data:`MAX_INFLATE_RATIO` times the input, so a gzip bomb
+    costs no memory and a real file costs its decoded size, once.
     """
     if not raw.startswith(GZIP_MAGIC):
         return raw
+    limit = MAX_INFLATE_RATIO * len(raw) + 64
+    if claimed is not None:
+        limit = min(limit, claimed)
     try:
         d = zlib.decompressobj(wbits=31)
-        head = d.copy().decompress(raw, 64)  # a peek: the copy is thrown away
-        limit = MAX_INFLATE_RATIO * len(raw) + 64
-        try:
-            dtype, shape, offset = parse_header(head[:20], what)
-            limit = min(limit, offset + _expected_size(dtype, shape))
-        except DataError:
-            if len(head) >= 4:
-                raise
         # The gzip trailer's ISIZE (length mod 2**32) is a cheap, checked hint: a lying
-        # header then costs no more than the real content.
+        # claim then costs no more than the real content.
         isize = int.from_bytes(raw[-4:], "little") if len(raw) >= 18 else limit
-        claimed = limit
-        limit = min(limit, max(isize, len(head)))
+        bound = limit
+        limit = min(limit, max(isize, 64))
         out = bytearray(limit)
         pos = 0
         view = memoryview(raw)
@@ -142,7 +136,7 @@ def inflate(raw: bytes, what: str = "file") -> bytes | bytearray:
                 if pos + len(chunk) > limit:
                     raise DataError(
                         f"{what}: decompresses to more than its header allows; refused"
-                        if limit == claimed else
+                        if limit == bound else
                         f"{what}: gzip data is truncated or corrupt (its length does not match)")
                 out[pos:pos + len(chunk)] = chunk
                 pos += len(chunk)
@@ -155,6 +149,28 @@ def inflate(raw: bytes, what: str = "file") -> bytes | bytearray:
         raise DataError(f"{what}: gzip stream is truncated")
     del out[pos:]
     return out
+
+
+def inflate(raw: bytes, what: str = "file") -> bytes | bytearray:
+    """Decompress an IDX file if it is gzip, bounded by the size its header claims.
+
+    The header (the first bytes of the inflated stream) is peeked at first; the
+    content is then inflated once by :func:`gunzip` into a buffer of that size.
+    """
+    if not raw.startswith(GZIP_MAGIC):
+        return raw
+    try:
+        head = zlib.decompressobj(wbits=31).decompress(raw, 64)
+    except zlib.error as exc:
+        raise DataError(f"{what}: corrupt gzip data ({exc})") from None
+    claimed = None
+    try:
+        dtype, shape, offset = parse_header(head[:20], what)
+        claimed = offset + _expected_size(dtype, shape)
+    except DataError:
+        if len(head) >= 4:
+            raise
+    return gunzip(raw, what, claimed)
 
 
 _IN_CHUNK = 1 << 20

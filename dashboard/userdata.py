@@ -30,7 +30,7 @@ import pandas as pd
 
 from dashboard.dataset import Dataset
 from dashboard.errors import DataError
-from dashboard.idx import MAX_INFLATE_RATIO, inflate, parse_idx
+from dashboard.idx import MAX_INFLATE_RATIO, gunzip, inflate, parse_idx
 from dashboard.loading import default_class_names
 
 Splits = dict[str, Dataset]
@@ -359,7 +359,7 @@ def read_files(files: Sequence[tuple[str, bytes]]) -> Splits:
         fname, data = files[0]
         low = fname.lower()
         if low.endswith(".csv") or low.endswith(".csv.gz"):
-            return read_csv(inflate_text(data, fname), fname)
+            return read_csv(gunzip(data, fname), fname)
         if low.endswith(".npz") or data[:2] == b"PK":
             return read_npz(data, fname)
         raise DataError(f"{fname}: one IDX file is not a dataset; give the image file and its "
@@ -367,20 +367,6 @@ def read_files(files: Sequence[tuple[str, bytes]]) -> Splits:
     if any(n.lower().endswith((".csv", ".npz")) for n in names):
         raise DataError("give one CSV or NPZ file at a time (several files are read as IDX)")
     return read_idx_files(files)
-
-
-def inflate_text(data: bytes, what: str) -> bytes:
-    """Gunzip a ``.csv.gz`` (bounded like every inflation here)."""
-    if not data.startswith(b"\x1f\x8b"):
-        return data
-    d = zlib.decompressobj(wbits=31)
-    try:
-        out = d.decompress(data, MAX_INFLATE_RATIO * len(data))
-    except zlib.error as exc:
-        raise DataError(f"{what}: corrupt gzip data ({exc})") from None
-    if not d.eof:
-        raise DataError(f"{what}: gzip stream is truncated or too large")
-    return out
 
 
 def read_path(path: str | os.PathLike) -> Splits:

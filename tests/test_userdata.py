@@ -172,3 +172,13 @@ def test_holdout_split_is_stratified_and_disjoint(digits_train):
     assert len(tr) + len(te) == len(digits_train)
     assert tr.split == "train" and te.split == "test"
     assert np.all(np.abs(te.class_counts() / len(te) - tr.class_counts() / len(tr)) < 0.03)
+
+
+def test_gzipped_csv_is_read_and_a_cut_one_refused():
+    import gzip
+
+    data = gzip.compress(b"1,0,2,3,4\n2,5,6,7,8\n")
+    out = read_files([("small.csv.gz", data)])["all"]
+    assert out.images.reshape(2, 4).tolist() == [[0, 2, 3, 4], [5, 6, 7, 8]]
+    with pytest.raises(DataError, match="truncated"):
+        read_files([("small.csv.gz", data[:-6])])
