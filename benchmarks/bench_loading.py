@@ -27,7 +27,7 @@ REPEATS = 5
 COLD = """
 import sys, time, tracemalloc
 sys.path.insert(0, {root!r})
-from dashboard.loading import load_dataset
+from dashboard.data.loading import load_dataset
 tracemalloc.start()
 t = time.perf_counter()
 a = load_dataset({name!r}, "train"); b = load_dataset({name!r}, "test")
@@ -51,7 +51,7 @@ def cold(name: str) -> dict:
 
 
 def warm(name: str) -> dict:
-    from dashboard.loading import DatasetCache
+    from dashboard.data.loading import DatasetCache
 
     cache = DatasetCache()
     cache.get(name, "train"), cache.get(name, "test")

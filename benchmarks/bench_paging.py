@@ -38,8 +38,10 @@ RESULTS = ROOT / "benchmarks" / "results" / "paging.json"
 os.environ.setdefault("DASHBOARD_DATA_DIR", str(ROOT.parent / "shared" / "data"))
 sys.path.insert(0, str(ROOT))
 
-from dashboard import browse, frames, thumbnails  # noqa: E402
-from dashboard.loading import load_dataset  # noqa: E402
+from dashboard.explore import browse
+from dashboard.explore import frames
+from dashboard.explore import thumbnails  # noqa: E402
+from dashboard.data.loading import load_dataset  # noqa: E402
 
 
 def summary(ms: list[float]) -> dict:

@@ -34,8 +34,8 @@ ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "benchmarks" / "results" / "training.json"
 os.environ.setdefault("DASHBOARD_DATA_DIR", str(ROOT.parent / "shared" / "data"))
 
-from dashboard.loading import load_dataset  # noqa: E402
-from dashboard.training import PRESETS, Trainer, TrainParams, evaluate, scale_images, split_indices  # noqa: E402
+from dashboard.data.loading import load_dataset  # noqa: E402
+from dashboard.lab.training import PRESETS, Trainer, TrainParams, evaluate, scale_images, split_indices  # noqa: E402
 
 DATASETS = ("mnist", "fashion-mnist")
 

@@ -9,10 +9,10 @@ from dataclasses import replace
 
 import numpy as np
 
-from dashboard.catalog import CATALOG, DIGITS_NAME, DIGITS_TITLE, dataset_names
-from dashboard.dataset import Dataset
+from dashboard.data.catalog import CATALOG, DIGITS_NAME, DIGITS_TITLE, dataset_names
+from dashboard.data.dataset import Dataset
 from dashboard.errors import DashboardError, DataError
-from dashboard.loading import cache_dir, find_files, is_available, load_dataset
+from dashboard.data.loading import cache_dir, find_files, is_available, load_dataset
 
 
 class ProgressBar:
@@ -54,7 +54,7 @@ def cmd_datasets(args: argparse.Namespace) -> int:
 
 
 def cmd_fetch(args: argparse.Namespace) -> int:
-    from dashboard.download import fetch_dataset
+    from dashboard.data.download import fetch_dataset
 
     for name in args.names:
         if name == DIGITS_NAME:
@@ -93,7 +93,7 @@ def cmd_info(args: argparse.Namespace) -> int:
     if args.target in dataset_names():
         ds = load_dataset(args.target, args.split or "train")
     else:
-        from dashboard.userdata import read_path
+        from dashboard.data.userdata import read_path
 
         splits = read_path(args.target)
         split = args.split or ("train" if "train" in splits else next(iter(splits)))

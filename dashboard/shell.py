@@ -18,12 +18,12 @@ from pathlib import Path
 
 import streamlit as st
 
-from dashboard.catalog import CATALOG, DIGITS_NAME, DIGITS_TITLE, dataset_names
-from dashboard.dataset import Dataset
+from dashboard.data.catalog import CATALOG, DIGITS_NAME, DIGITS_TITLE, dataset_names
+from dashboard.data.dataset import Dataset
 from dashboard.errors import DataError
-from dashboard.loading import cache_dir, is_available, load_dataset
-from dashboard.runs import default_runs_dir
-from dashboard.userdata import holdout_split, read_files
+from dashboard.data.loading import cache_dir, is_available, load_dataset
+from dashboard.lab.runs import default_runs_dir
+from dashboard.data.userdata import holdout_split, read_files
 
 SCALES = {"0–255": 255.0, "0–1": 1.0}
 COLORSCALES = ("gray", "gray_r", "Viridis", "Hot", "Blues")
@@ -72,7 +72,7 @@ def _title(name: str) -> str:
 
 def _download_with_progress(name: str) -> None:
     """Fetch a catalog set into data/ with a progress bar in the page."""
-    from dashboard.download import fetch_dataset
+    from dashboard.data.download import fetch_dataset
 
     bar = st.progress(0.0, text=f"Downloading {_title(name)}…")
     last = [-1]
@@ -204,5 +204,5 @@ def colorscale() -> str:
 
 
 def runs_dir() -> Path:
-    """Where training runs are kept (see :func:`dashboard.runs.default_runs_dir`)."""
+    """Where training runs are kept (see :func:`dashboard.lab.runs.default_runs_dir`)."""
     return default_runs_dir()

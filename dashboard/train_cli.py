@@ -14,11 +14,11 @@ import time
 from dataclasses import fields
 from pathlib import Path
 
-from dashboard.jobs import DONE, TrainingJob
-from dashboard.loading import load_dataset
+from dashboard.lab.jobs import DONE, TrainingJob
+from dashboard.data.loading import load_dataset
 from dashboard.errors import DashboardError
-from dashboard.runs import RunStore, default_runs_dir
-from dashboard.training import PRESETS, TrainParams
+from dashboard.lab.runs import RunStore, default_runs_dir
+from dashboard.lab.training import PRESETS, TrainParams
 
 # CLI flag -> TrainParams field (argparse turns dashes into underscores for us).
 _FIELDS = [f.name for f in fields(TrainParams)]

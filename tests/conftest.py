@@ -24,21 +24,21 @@ def shared_data() -> Path:
 
 @pytest.fixture(scope="session")
 def mnist_train(shared_data):
-    from dashboard.loading import load_dataset
+    from dashboard.data.loading import load_dataset
 
     return load_dataset("mnist", "train")
 
 
 @pytest.fixture(scope="session")
 def mnist_test(shared_data):
-    from dashboard.loading import load_dataset
+    from dashboard.data.loading import load_dataset
 
     return load_dataset("mnist", "test")
 
 
 @pytest.fixture(scope="session")
 def digits_train():
-    from dashboard.loading import load_dataset
+    from dashboard.data.loading import load_dataset
 
     return load_dataset("digits", "train")
 

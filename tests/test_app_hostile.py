@@ -231,7 +231,8 @@ def test_upload_limit_is_set_and_stated_the_same_in_the_readme():
 
 def test_plotly_figures_show_class_names_as_text():
     """Plotly renders <b>, <a href>... in labels: user class names reach it escaped."""
-    from dashboard import overview, train_figures
+    from dashboard.explore import overview
+    from dashboard.lab import train_figures
 
     names = ["<b>x</b>", '<a href="https://evil.example">y</a>', "a & b"]
     k = len(names)

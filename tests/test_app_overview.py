@@ -24,7 +24,7 @@ def facts(at: AppTest) -> dict:
 
 @pytest.mark.parametrize("name", ["mnist", "digits"])
 def test_overview_matches_the_data(name, shared_data):
-    from dashboard.loading import load_dataset
+    from dashboard.data.loading import load_dataset
 
     ds = load_dataset(name, "train")
     at = real_app("overview").run()

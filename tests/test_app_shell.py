@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from dashboard.catalog import CATALOG
+from dashboard.data.catalog import CATALOG
 from tests.conftest import ROOT
 
 APP = str(ROOT / "dashboard" / "app.py")

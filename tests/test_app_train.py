@@ -11,8 +11,8 @@ from PIL import Image
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from dashboard.jobs import DONE
-from dashboard.training import PRESETS
+from dashboard.lab.jobs import DONE
+from dashboard.lab.training import PRESETS
 from dashboard.views import runs as runs_view
 from dashboard.views import train as tv
 from tests.conftest import real_app
@@ -171,10 +171,10 @@ def test_two_sessions_training_at_once_keep_separate_results(runs_dir):
 def test_runs_page_compares_diffs_reports_broken_and_deletes(runs_dir):
     import json as _json
 
-    from dashboard.jobs import TrainingJob
-    from dashboard.loading import load_dataset
-    from dashboard.runs import RunStore
-    from dashboard.training import TrainParams
+    from dashboard.lab.jobs import TrainingJob
+    from dashboard.data.loading import load_dataset
+    from dashboard.lab.runs import RunStore
+    from dashboard.lab.training import TrainParams
 
     store = RunStore(runs_dir)
     train, test = load_dataset("digits", "train"), load_dataset("digits", "test")
@@ -231,7 +231,7 @@ def test_stop_button_keeps_the_model_and_shows_results():
 
 
 def test_kept_text_names_the_averaged_epochs():
-    from dashboard.training import EpochReport
+    from dashboard.lab.training import EpochReport
 
     history = [EpochReport(e, 5, 0.1, 0.9, acc, np.eye(2, dtype=np.int64), 1.0, e) for e, acc in
                enumerate([0.80, 0.90, 0.85, 0.87, 0.86], start=1)]

@@ -7,7 +7,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from dashboard import browse
+from dashboard.explore import browse
 
 
 def test_filter_keeps_only_the_chosen_classes(mnist_train):
@@ -38,7 +38,7 @@ def test_pages_walk_the_filtered_set(mnist_train):
 
 
 def test_showing_text_reads_like_the_issue(shared_data):
-    from dashboard.loading import load_dataset
+    from dashboard.data.loading import load_dataset
 
     fashion = load_dataset("fashion-mnist", "train")
     sandal = fashion.class_names.index("Sandal")

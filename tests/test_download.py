@@ -7,11 +7,11 @@ from dataclasses import replace
 import numpy as np
 import pytest
 
-from dashboard import loading
-from dashboard.catalog import CATALOG
-from dashboard.download import fetch_dataset
+from dashboard.data import loading
+from dashboard.data.catalog import CATALOG
+from dashboard.data.download import fetch_dataset
 from dashboard.errors import DataError
-from dashboard.loading import load_dataset
+from dashboard.data.loading import load_dataset
 from tests.conftest import Handler
 
 MNIST = CATALOG["mnist"]

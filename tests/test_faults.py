@@ -22,12 +22,12 @@ from pathlib import Path
 
 import pytest
 
-from dashboard.catalog import CATALOG
+from dashboard.data.catalog import CATALOG
 from dashboard.errors import DataError
-from dashboard.idx import read_idx
-from dashboard.jobs import DONE
-from dashboard.runs import RunStore
-from dashboard.training import Trainer, TrainParams, evaluate
+from dashboard.data.idx import read_idx
+from dashboard.lab.jobs import DONE
+from dashboard.lab.runs import RunStore
+from dashboard.lab.training import Trainer, TrainParams, evaluate
 from tests.conftest import ROOT, real_app
 from tests.test_runs import _save as save
 
@@ -137,7 +137,7 @@ def test_download_killed_mid_file_leaves_nothing_and_the_next_fetch_works(slow_s
 
 def train_digits():
     """A small model on scikit-learn's digits and its test metrics: what a run holds."""
-    from dashboard.loading import load_dataset
+    from dashboard.data.loading import load_dataset
 
     trainer = Trainer(PARAMS, load_dataset("digits", "train"))
     list(trainer.run())
@@ -226,7 +226,7 @@ import json, resource, signal, sys
 sys.path.insert(0, {root!r})
 from tests.test_faults import save, train_digits
 from dashboard.errors import DataError
-from dashboard.runs import RunStore
+from dashboard.lab.runs import RunStore
 trained = train_digits()
 store = RunStore({root_runs!r})
 first = save(store, trained)

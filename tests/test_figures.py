@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from dashboard import figures
+from dashboard.explore import figures
 
 
 @pytest.fixture(params=["mnist_train", "digits_train"])

@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from dashboard import frames
+from dashboard.explore import frames
 
 
 @pytest.fixture(params=["mnist_train", "digits_train"])

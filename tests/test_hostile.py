@@ -36,11 +36,11 @@ from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 from PIL import Image
 
-from dashboard.dataset import Dataset
+from dashboard.data.dataset import Dataset
 from dashboard.errors import DashboardError, DataError
-from dashboard.idx import IDX_DTYPES, MAX_INFLATE_RATIO, inflate, parse_idx
-from dashboard.imageprep import MAX_UPLOAD_PIXELS, prepare_upload
-from dashboard.userdata import read_csv, read_files, read_npz
+from dashboard.data.idx import IDX_DTYPES, MAX_INFLATE_RATIO, inflate, parse_idx
+from dashboard.lab.imageprep import MAX_UPLOAD_PIXELS, prepare_upload
+from dashboard.data.userdata import read_csv, read_files, read_npz
 
 # One profile for the file: fast enough for CI on 2 shared cores (the whole file
 # takes well under a minute), no deadline (the machine is shared, timings vary),

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from dashboard.errors import DataError
-from dashboard.idx import inflate, parse_idx, read_idx, write_idx
+from dashboard.data.idx import inflate, parse_idx, read_idx, write_idx
 
 
 def header(code: int, dims: list[int]) -> bytes:

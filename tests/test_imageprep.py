@@ -9,7 +9,7 @@ import pytest
 from PIL import Image
 
 from dashboard.errors import DataError
-from dashboard.imageprep import prepare_upload
+from dashboard.lab.imageprep import prepare_upload
 
 
 def _encode(arr: np.ndarray, fmt: str, mode: str | None = None) -> bytes:

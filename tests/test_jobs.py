@@ -8,9 +8,9 @@ import numpy as np
 import pytest
 
 from dashboard.errors import DashboardError, ParameterError
-from dashboard.jobs import DONE, TrainingJob
-from dashboard.runs import RunStore
-from dashboard.training import TrainParams, scale_images
+from dashboard.lab.jobs import DONE, TrainingJob
+from dashboard.lab.runs import RunStore
+from dashboard.lab.training import TrainParams, scale_images
 
 PARAMS = TrainParams(hidden=(32,), epochs=3, train_size=2000, batch_size=100)
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from dashboard import overview
+from dashboard.explore import overview
 
 
 @pytest.fixture(scope="module")

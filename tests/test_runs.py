@@ -9,8 +9,8 @@ import pytest
 import skops.io as sio
 
 from dashboard.errors import DataError
-from dashboard.runs import MODEL_FILE, RUN_FILE, RunStore
-from dashboard.training import Trainer, TrainParams, evaluate, scale_images
+from dashboard.lab.runs import MODEL_FILE, RUN_FILE, RunStore
+from dashboard.lab.training import Trainer, TrainParams, evaluate, scale_images
 
 PARAMS = TrainParams(hidden=(32,), epochs=2, train_size=2000, batch_size=100, seed=2)
 

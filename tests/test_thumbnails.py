@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from dashboard import thumbnails
+from dashboard.explore import thumbnails
 
 
 @pytest.fixture(params=["mnist_train", "digits_train"])
@@ -104,7 +104,7 @@ def test_clicked_value_reads_streamlit_selection():
 
 
 def test_long_captions_are_trimmed_but_hover_is_whole(shared_data):
-    from dashboard.loading import load_dataset
+    from dashboard.data.loading import load_dataset
 
     fashion = load_dataset("fashion-mnist", "test")
     boot = fashion.class_names.index("Ankle boot")

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from dashboard.runs import RunStore
+from dashboard.lab.runs import RunStore
 from dashboard.train_cli import main
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -6,7 +6,7 @@ import numpy as np
 import plotly.graph_objects as go
 import pytest
 
-from dashboard.train_figures import (
+from dashboard.lab.train_figures import (
     CELL_TRACE_NAME,
     compare_accuracy_figure,
     compare_curves_figure,

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from dashboard.errors import ParameterError
-from dashboard.training import (
+from dashboard.lab.training import (
     PRESETS,
     EpochReport,
     Trainer,

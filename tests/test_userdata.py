@@ -10,8 +10,8 @@ import numpy as np
 import pytest
 
 from dashboard.errors import DataError
-from dashboard.idx import write_idx
-from dashboard.userdata import holdout_split, read_files, read_path
+from dashboard.data.idx import write_idx
+from dashboard.data.userdata import holdout_split, read_files, read_path
 
 
 def csv_bytes(labels, pixels, header=False) -> bytes:

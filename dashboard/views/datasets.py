@@ -6,8 +6,8 @@ import pandas as pd
 import streamlit as st
 
 from dashboard import shell
-from dashboard.catalog import CATALOG, DIGITS_NAME, DIGITS_TITLE
-from dashboard.loading import is_available
+from dashboard.data.catalog import CATALOG, DIGITS_NAME, DIGITS_TITLE
+from dashboard.data.loading import is_available
 
 
 def catalog_frame() -> pd.DataFrame:

@@ -14,8 +14,12 @@ from functools import partial
 import numpy as np
 import streamlit as st
 
-from dashboard import browse, figures, frames, shell, thumbnails
-from dashboard.dataset import Dataset
+from dashboard import shell
+from dashboard.explore import browse
+from dashboard.explore import figures
+from dashboard.explore import frames
+from dashboard.explore import thumbnails
+from dashboard.data.dataset import Dataset
 
 # Session-state keys (widgets are driven by these keys in the tests too).
 K_DS = "explore_ds"

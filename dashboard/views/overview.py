@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import streamlit as st
 
-from dashboard import overview, shell
+from dashboard import shell
+from dashboard.explore import overview
 
 
 @st.cache_resource(show_spinner="Computing dataset statistics…", max_entries=16)

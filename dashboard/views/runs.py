@@ -11,9 +11,10 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
-from dashboard import shell, train_figures
+from dashboard import shell
+from dashboard.lab import train_figures
 from dashboard.errors import DashboardError
-from dashboard.runs import Run, RunStore
+from dashboard.lab.runs import Run, RunStore
 
 K_TABLE = "runs_table"
 K_OLD, K_NEW = "runs_diff_old", "runs_diff_new"

@@ -1,6 +1,6 @@
 """Train: set hyper-parameters, train in the background, watch each epoch, study the result.
 
-One :class:`~dashboard.jobs.TrainingJob` per session, kept in
+One :class:`~dashboard.lab.jobs.TrainingJob` per session, kept in
 ``st.session_state[K_JOB]``; it runs in its own thread, so the page stays
 responsive and switching pages does not stop it. While it runs, a fragment
 re-draws itself every :data:`REFRESH_SECONDS` from ``job.snapshot()``; when it
@@ -15,12 +15,13 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
-from dashboard import shell, train_figures
+from dashboard import shell
+from dashboard.lab import train_figures
 from dashboard.errors import DashboardError
-from dashboard.imageprep import prepare_upload
-from dashboard.jobs import DONE, FAILED, TrainingJob
-from dashboard.runs import RunStore
-from dashboard.training import (
+from dashboard.lab.imageprep import prepare_upload
+from dashboard.lab.jobs import DONE, FAILED, TrainingJob
+from dashboard.lab.runs import RunStore
+from dashboard.lab.training import (
     ACTIVATIONS,
     BASELINES,
     PRESETS,

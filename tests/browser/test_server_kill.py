@@ -12,7 +12,7 @@ import re
 
 from playwright.sync_api import expect
 
-from dashboard.runs import RunStore
+from dashboard.lab.runs import RunStore
 from tests.browser.helpers import StreamlitServer, goto_app, wait_idle
 from tests.browser.test_e2e import FRESH, choose, set_number
 

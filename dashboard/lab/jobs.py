@@ -14,10 +14,10 @@ import traceback
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from dashboard.dataset import Dataset
+from dashboard.data.dataset import Dataset
 from dashboard.errors import DashboardError
-from dashboard.runs import Run, RunStore
-from dashboard.training import EpochReport, TestMetrics, Trainer, TrainParams, evaluate
+from dashboard.lab.runs import Run, RunStore
+from dashboard.lab.training import EpochReport, TestMetrics, Trainer, TrainParams, evaluate
 
 PENDING, RUNNING, STOPPING, EVALUATING, DONE, FAILED = (
     "pending",

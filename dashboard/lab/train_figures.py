@@ -12,7 +12,7 @@ import numpy as np
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
-from dashboard.thumbnails import plotly_plain
+from dashboard.explore.thumbnails import plotly_plain
 
 # A cell of a clickable confusion matrix carries (true, predicted) as customdata.
 CELL_TRACE_NAME = "cells"

@@ -15,9 +15,9 @@ import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
 
-from dashboard.dataset import Dataset
-from dashboard.figures import image_axes, index_grid
-from dashboard.thumbnails import plotly_plain, tiles_figure
+from dashboard.data.dataset import Dataset
+from dashboard.explore.figures import image_axes, index_grid
+from dashboard.explore.thumbnails import plotly_plain, tiles_figure
 
 
 @dataclass(frozen=True, eq=False)

@@ -109,5 +109,5 @@ DIGITS_SEED = 0
 
 
 def dataset_names() -> tuple[str, ...]:
-    """Every name :func:`dashboard.loading.load_dataset` accepts."""
+    """Every name :func:`dashboard.data.loading.load_dataset` accepts."""
     return (*CATALOG, DIGITS_NAME)

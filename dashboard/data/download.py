@@ -18,7 +18,7 @@ import zlib
 from collections.abc import Callable
 from pathlib import Path
 
-from dashboard.catalog import CatalogEntry
+from dashboard.data.catalog import CatalogEntry
 from dashboard.errors import DataError
 
 CHUNK = 1 << 16

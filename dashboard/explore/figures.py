@@ -13,7 +13,7 @@ from typing import Any
 import numpy as np
 import plotly.graph_objects as go
 
-from dashboard.frames import display_values
+from dashboard.explore.frames import display_values
 
 MARK_COLOUR = "#ff3030"
 

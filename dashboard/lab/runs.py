@@ -31,8 +31,8 @@ import skops.io as sio
 from sklearn.neural_network import MLPClassifier
 
 from dashboard.errors import DashboardError, DataError
-from dashboard.loading import cache_dir
-from dashboard.training import EpochReport, TestMetrics, TrainParams
+from dashboard.data.loading import cache_dir
+from dashboard.lab.training import EpochReport, TestMetrics, TrainParams
 
 ENV_RUNS_DIR = "DASHBOARD_RUNS_DIR"
 RUN_FILE = "run.json"
@@ -149,9 +149,9 @@ class RunStore:
         Parameters
         ----------
         model : MLPClassifier
-            Without optimizer state (see :func:`dashboard.training.strip_training_state`).
+            Without optimizer state (see :func:`dashboard.lab.training.strip_training_state`).
         params, history, metrics
-            What the trainer and :func:`dashboard.training.evaluate` produced.
+            What the trainer and :func:`dashboard.lab.training.evaluate` produced.
         dataset, dataset_checksum : str
             Name and :attr:`Dataset.checksum` of the training split.
         class_names : tuple of str

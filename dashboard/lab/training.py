@@ -25,7 +25,7 @@ from sklearn.metrics import confusion_matrix, precision_recall_fscore_support
 from sklearn.model_selection import train_test_split
 from sklearn.neural_network import MLPClassifier
 
-from dashboard.dataset import Dataset
+from dashboard.data.dataset import Dataset
 from dashboard.errors import ParameterError
 
 ACTIVATIONS = ("relu", "tanh", "logistic", "identity")

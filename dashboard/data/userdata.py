@@ -28,10 +28,10 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from dashboard.dataset import Dataset
+from dashboard.data.dataset import Dataset
 from dashboard.errors import DataError
-from dashboard.idx import MAX_INFLATE_RATIO, gunzip, inflate, parse_idx
-from dashboard.loading import default_class_names
+from dashboard.data.idx import MAX_INFLATE_RATIO, gunzip, inflate, parse_idx
+from dashboard.data.loading import default_class_names
 
 Splits = dict[str, Dataset]
 

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
-from dashboard.catalog import (
+from dashboard.data.catalog import (
     CATALOG,
     DIGITS_NAME,
     DIGITS_SEED,
@@ -23,13 +23,13 @@ from dashboard.catalog import (
     SPLITS,
     CatalogEntry,
 )
-from dashboard.dataset import Dataset
+from dashboard.data.dataset import Dataset
 from dashboard.errors import DataError
-from dashboard.idx import read_idx
+from dashboard.data.idx import read_idx
 
 ENV_DATA_DIR = "DASHBOARD_DATA_DIR"
 ENV_CACHE_DIR = "DASHBOARD_CACHE_DIR"
-PROJECT_DATA_DIR = Path(__file__).resolve().parent.parent / "data"
+PROJECT_DATA_DIR = Path(__file__).resolve().parents[2] / "data"
 
 Progress = Callable[[int, int | None, str], None]
 
@@ -187,7 +187,7 @@ def load_dataset(
     Parameters
     ----------
     name : str
-        A name from :func:`dashboard.catalog.dataset_names`.
+        A name from :func:`dashboard.data.catalog.dataset_names`.
     split : {"train", "test"}
     extra_dirs : sequence of path-like
         Folders to look in first (each holding ``<name>/``).
@@ -207,7 +207,7 @@ def load_dataset(
     entry = _entry(name)
     found = find_files(entry, split, extra_dirs)
     if found is None and download:
-        from dashboard.download import fetch_dataset
+        from dashboard.data.download import fetch_dataset
 
         fetch_dataset(entry, cache_dir(), progress=progress)
         found = find_files(entry, split, extra_dirs)

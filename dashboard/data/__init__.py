@@ -1,0 +1,1 @@
+"""Datasets: the type, the catalog, IDX/CSV/NPZ decoding, finding, downloading."""

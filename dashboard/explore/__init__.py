@@ -1,0 +1,1 @@
+"""Browsing and inspecting a dataset: pages, thumbnails, pixel figures, tables, overview."""

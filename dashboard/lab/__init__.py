@@ -1,0 +1,1 @@
+"""The training lab: parameters, trainer, jobs, saved runs and their figures."""
