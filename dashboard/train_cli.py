@@ -14,7 +14,7 @@ import time
 from dataclasses import fields
 from pathlib import Path
 
-from dashboard.lab.jobs import DONE, TrainingJob
+from dashboard.lab.trainjob import DONE, TrainingJob
 from dashboard.data.loading import load_dataset
 from dashboard.errors import DashboardError
 from dashboard.lab.runs import RunStore, default_runs_dir

@@ -11,7 +11,7 @@ from PIL import Image
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from dashboard.lab.jobs import DONE
+from dashboard.lab.trainjob import DONE
 from dashboard.lab.training import PRESETS
 from dashboard.views import runs as runs_view
 from dashboard.views import train as tv
@@ -171,7 +171,7 @@ def test_two_sessions_training_at_once_keep_separate_results(runs_dir):
 def test_runs_page_compares_diffs_reports_broken_and_deletes(runs_dir):
     import json as _json
 
-    from dashboard.lab.jobs import TrainingJob
+    from dashboard.lab.trainjob import TrainingJob
     from dashboard.data.loading import load_dataset
     from dashboard.lab.runs import RunStore
     from dashboard.lab.training import TrainParams

@@ -25,7 +25,7 @@ import pytest
 from dashboard.data.catalog import CATALOG
 from dashboard.errors import DataError
 from dashboard.data.idx import read_idx
-from dashboard.lab.jobs import DONE
+from dashboard.lab.trainjob import DONE
 from dashboard.lab.runs import RunStore
 from dashboard.lab.training import Trainer, TrainParams, evaluate
 from tests.conftest import ROOT, real_app

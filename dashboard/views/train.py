@@ -19,7 +19,7 @@ from dashboard import shell
 from dashboard.lab import train_figures
 from dashboard.errors import DashboardError
 from dashboard.lab.imageprep import prepare_upload
-from dashboard.lab.jobs import DONE, FAILED, TrainingJob
+from dashboard.lab.trainjob import DONE, FAILED, TrainingJob
 from dashboard.lab.runs import RunStore
 from dashboard.lab.training import (
     ACTIVATIONS,
