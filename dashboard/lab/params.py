@@ -124,6 +124,7 @@ class Param:
     choices: tuple[str, ...] = ()
     column: str = ""
     models: tuple[str, ...] = MODELS
+    widget: str = ""  # "number" for a float shown as a number box (default for floats: a text field)
 
     @property
     def flag(self) -> str:
@@ -209,7 +210,7 @@ PARAMS: tuple[Param, ...] = (
     Param("train_size", "int", 0, "Train subset size (0 = all)", "Samples taken (stratified) from the training "
           "split before the validation part is held out; 0 means all.", low=0, column="train size"),
     Param("val_fraction", "float", 0.1, "Validation fraction", "Share of those samples held out (stratified) "
-          "for validation and model selection.", low=0.0, high=0.5, low_open=True, column="val"),
+          "for validation and model selection.", low=0.0, high=0.5, low_open=True, column="val", widget="number"),
     Param("seed", "int", 0, "Seed", "Seeds the subset, the split, the initial weights and the shuffling.",
           low=0, high=2**32 - 1, column="seed"),
     Param("keep_best", "bool", True, "Keep the best-validation epoch", "At the end (or on Stop) the model takes "

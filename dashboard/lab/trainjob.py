@@ -269,7 +269,10 @@ class _StopFlag:
 
 def progress_payload(history: list[EpochReport], epochs: int, phase: str, extra: dict | None = None) -> dict:
     """The JSON progress a training job writes: every finished epoch (curves, validation confusion)."""
-    out = {"phase": phase, "epochs": int(epochs), "history": [h.to_dict() for h in history]}
+    import time as _time
+
+    out = {"phase": phase, "epochs": int(epochs), "history": [h.to_dict() for h in history],
+           "updated_at": _time.time()}
     out.update(extra or {})
     return out
 
