@@ -36,6 +36,7 @@ import fcntl
 import json
 import os
 import secrets
+import shutil
 import subprocess
 import sys
 import threading
@@ -262,12 +263,17 @@ class JobQueue:
         job_id = f"{datetime.now().strftime('%Y%m%d-%H%M%S')}-{kind}-{secrets.token_hex(3)}"
         folder = self.root / job_id
         tmp = self.root / f".tmp-{job_id}"
-        tmp.mkdir(parents=True)
-        write_json(tmp / JOB_FILE, {
-            "id": job_id, "kind": kind, "target": self.kinds[kind], "title": title or kind,
-            "params": params, "created": time.time(),
-        })
-        os.rename(tmp, folder)  # a job appears whole or not at all
+        try:
+            tmp.mkdir(parents=True)
+            write_json(tmp / JOB_FILE, {
+                "id": job_id, "kind": kind, "target": self.kinds[kind], "title": title or kind,
+                "params": params, "created": time.time(),
+            })
+            os.rename(tmp, folder)  # a job appears whole or not at all
+        except OSError as exc:
+            shutil.rmtree(tmp, ignore_errors=True)
+            raise DashboardError(f"the job could not be written in {self.root}: "
+                                 f"{exc.strerror or exc}") from None
         self.dispatch()
         return job_id
 

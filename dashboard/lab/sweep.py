@@ -36,7 +36,7 @@ import numpy as np
 
 from dashboard.data.dataset import Dataset
 from dashboard.errors import DashboardError, ParameterError
-from dashboard.lab.jobs import read_json, write_json
+from dashboard.lab.jobs import pid_alive, read_json, write_json
 from dashboard.lab.params import PARAM_BY_NAME, PARAMS, TrainParams, describe_error
 from dashboard.lab.runs import Run, RunStore
 from dashboard.lab.shared import open_splits, share_splits
@@ -271,6 +271,7 @@ class SweepRow:
     test_accuracy: float
     seconds: float
     error: str | None = None
+    pid: int = 0  # the worker process that trained it
 
 
 def sweeps_dir(runs_root: Path) -> Path:
@@ -330,7 +331,7 @@ def run_sweep(
     record = {
         "id": sweep_id, "title": title, "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         "dataset": train.name, "engine": engine_of(cluster), "axes": differing(configs),
-        "total": len(configs), "rows": [], "state": "running",
+        "total": len(configs), "rows": [], "state": "running", "pid": os.getpid(),
     }
     path = sweeps_dir(store.root) / f"{sweep_id}.json"
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -379,7 +380,8 @@ def _save(out: dict, store: RunStore) -> SweepRow:
         run, error = None, str(exc)
     return SweepRow(run_id=run.run_id if run else None, params=out["params"],
                     val_accuracy=float(history[kept - 1].val_accuracy),
-                    test_accuracy=float(metrics.accuracy), seconds=float(out["timing"]["total"]), error=error)
+                    test_accuracy=float(metrics.accuracy), seconds=float(out["timing"]["total"]), error=error,
+                    pid=int(out.get("pid") or 0))
 
 
 def load_sweeps(runs_root: Path) -> list[dict]:
@@ -390,6 +392,8 @@ def load_sweeps(runs_root: Path) -> list[dict]:
         for p in folder.glob("*.json"):
             rec = read_json(p)
             if rec and isinstance(rec.get("rows"), list):
+                if rec.get("state") == "running" and not pid_alive(rec.get("pid")):
+                    rec["state"] = "interrupted"  # its driver died: the rows saved so far are all there is
                 out.append(rec)
     out.sort(key=lambda r: str(r.get("created", "")), reverse=True)
     return out
