@@ -57,6 +57,9 @@ class Limits:
         Decoded upload memory the server holds for all sessions together.
     max_predict_pixels : int
         Pixels of an image uploaded for a prediction (decoded by PIL).
+    max_predict_side : int
+        Longest side of an image uploaded for a prediction (a phone photo is
+        4032; a 25,000,000 x 1 strip would cost gigabytes to resample).
     """
 
     max_upload_mb: float = 200.0
@@ -67,6 +70,7 @@ class Limits:
     max_samples: int = 1_000_000
     max_total_upload_mb: float = 1024.0
     max_predict_pixels: int = 25_000_000
+    max_predict_side: int = 10_000
 
     # --- in bytes, for the readers -------------------------------------------------
 

@@ -73,6 +73,10 @@ def prepare_upload(
         width, height = img.size
         if width * height > max_pixels:
             raise DataError(f"the image is {width}x{height} pixels; at most {max_pixels:,} pixels are accepted")
+        side = limits.current().max_predict_side
+        if max(width, height) > side:
+            raise DataError(f"the image is {width}x{height} pixels; its longest side may be at most "
+                            f"{side:,} ({limits.env_name('max_predict_side')})")
         if width < 1 or height < 1:
             raise DataError("the image is empty")
         img.load()
