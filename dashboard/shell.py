@@ -18,6 +18,7 @@ from pathlib import Path
 
 import streamlit as st
 
+from dashboard import state as url_state
 from dashboard.data.catalog import CATALOG, DIGITS_NAME, DIGITS_TITLE, dataset_names
 from dashboard.data.dataset import Dataset
 from dashboard.errors import DataError
@@ -26,6 +27,7 @@ from dashboard.lab.runs import default_runs_dir
 from dashboard.data.userdata import holdout_split, read_files
 
 SCALES = {"0–255": 255.0, "0–1": 1.0}
+SCALE_CODES = {"0–255": "255", "0–1": "1"}  # how a scale is written in the URL
 COLORSCALES = ("gray", "gray_r", "Viridis", "Hot", "Blues")
 DEFAULT_DATASET = "mnist"
 UPLOAD_PREFIX = "upload: "
@@ -112,10 +114,11 @@ def sidebar() -> None:
     """Draw the sidebar (dataset, split, scale, colours, upload) and make sure the
     chosen dataset is loaded; falls back to the built-in digits when it cannot be."""
     state = st.session_state
-    if K_SWITCH in state:  # set before the widget exists, as Streamlit requires
-        state[K_NAME] = state.pop(K_SWITCH)
     uploads = state.get(K_UPLOADS, {})
     options = [*dataset_names(), *uploads]
+    _apply_url(options, uploads)
+    if K_SWITCH in state:  # set before the widget exists, as Streamlit requires
+        state[K_NAME] = state.pop(K_SWITCH)
     if state.get(K_NAME) not in options:
         state[K_NAME] = DEFAULT_DATASET
     with st.sidebar:
@@ -143,6 +146,40 @@ def sidebar() -> None:
     if not (name in uploads or name == DIGITS_NAME or is_available(name)):
         _fetch_or_fall_back(name)
     st.sidebar.caption(plain(current_dataset().describe()))  # names a user's file
+    url_state.write_url("sidebar", url_state.SIDEBAR_KEYS,
+                        url_state.encode_sidebar(_sidebar_view(), SCALE_CODES, _DEFAULT_VIEW))
+
+
+_DEFAULT_VIEW = url_state.SidebarView(DEFAULT_DATASET, "train", "0–255", COLORSCALES[0])
+
+
+def _sidebar_view() -> url_state.SidebarView:
+    state = st.session_state
+    return url_state.SidebarView(state.get(K_NAME), state.get(K_SPLIT), state.get(K_SCALE), state.get(K_COLORS))
+
+
+def _apply_url(options: list[str], uploads: dict) -> None:
+    """A reload, a link or Back/Forward: the URL's dataset, split, scale and colours win.
+
+    Missing values mean the defaults; a dataset the URL names that this session
+    does not have (another session's upload, a typo) is said, not raised.
+    """
+    news = url_state.url_news("sidebar", url_state.SIDEBAR_KEYS)
+    if news is None:
+        return
+    splits = sorted({"train", "test", *(sp for name in uploads for sp in uploads[name])})
+    view = url_state.decode_sidebar(news, datasets=options, splits=splits, scale_codes=SCALE_CODES,
+                                    colorscales=COLORSCALES)
+    state = st.session_state
+    if "ds" in news and view.dataset is None:
+        state[K_NOTICE] = ("info", plain(
+            f"This link names the dataset {news['ds'][:80]!r}, which is not loaded here "
+            f"(an upload lives only in the browser tab that uploaded it); showing {_title(DEFAULT_DATASET)}."
+        ))
+    state[K_NAME] = view.dataset or _DEFAULT_VIEW.dataset
+    state[K_SPLIT] = view.split or _DEFAULT_VIEW.split
+    state[K_SCALE] = view.scale or _DEFAULT_VIEW.scale
+    state[K_COLORS] = view.colors or _DEFAULT_VIEW.colors
 
 
 def _fetch_or_fall_back(name: str) -> None:

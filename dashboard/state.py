@@ -147,16 +147,21 @@ class SidebarView:
     colors: str | None = None
 
 
-def encode_sidebar(view: SidebarView, scale_codes: Mapping[str, str]) -> dict[str, str]:
-    """Query parameters of ``view``; ``scale_codes`` maps a scale label to its URL code."""
+def encode_sidebar(
+    view: SidebarView, scale_codes: Mapping[str, str], default: SidebarView = SidebarView()
+) -> dict[str, str]:
+    """Query parameters of ``view``; ``scale_codes`` maps a scale label to its URL code.
+
+    Values equal to ``default``'s are left out (a plain view has a plain URL).
+    """
     out = {}
-    if view.dataset is not None:
+    if view.dataset is not None and view.dataset != default.dataset:
         out["ds"] = view.dataset
-    if view.split is not None:
+    if view.split is not None and view.split != default.split:
         out["split"] = view.split
-    if view.scale is not None and view.scale in scale_codes:
+    if view.scale is not None and view.scale in scale_codes and view.scale != default.scale:
         out["scale"] = scale_codes[view.scale]
-    if view.colors is not None:
+    if view.colors is not None and view.colors != default.colors:
         out["cmap"] = view.colors
     return out
 
@@ -223,17 +228,22 @@ class ExploreView:
     ids: str | None = None
 
 
-def encode_explore(view: ExploreView) -> dict[str, str]:
-    """Query parameters of ``view`` (defaults left out, so a plain view has a plain URL)."""
+def encode_explore(view: ExploreView, default: ExploreView = ExploreView()) -> dict[str, str]:
+    """Query parameters of ``view``; values equal to ``default``'s are left out.
+
+    A view nobody changed has a plain URL, and opening the app adds no history
+    entry that Back would have to step over.
+    """
     out: dict[str, str] = {}
     if view.classes:
         out["classes"] = ",".join(str(c) for c in sorted(view.classes))
     if view.page:
         out["page"] = str(view.page + 1)
-    out["per"] = str(view.per_page)
-    if view.sample is not None:
+    if view.per_page != default.per_page:
+        out["per"] = str(view.per_page)
+    if view.sample is not None and view.sample != default.sample:
         out["sample"] = str(view.sample)
-    if view.pixel is not None:
+    if view.pixel is not None and view.pixel != default.pixel:
         out["px"] = f"{view.pixel[0]},{view.pixel[1]}"
     if view.subset:
         out["sel"] = view.subset
@@ -420,5 +430,5 @@ def open_in_explore(*, indices: Iterable[int] | None = None, label: str = "", sa
     if sample is not None:
         view = replace(view, sample=int(sample))
     _state()[K_PENDING] = view
-    params = merged_params(st.query_params.to_dict(), EXPLORE_KEYS, encode_explore(view))
+    params = merged_params(st.query_params.to_dict(), EXPLORE_KEYS, encode_explore(view, explore.default_view()))
     st.switch_page(st.Page(explore.page, title="Explore", url_path="explore"), query_params=params)

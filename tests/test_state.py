@@ -20,8 +20,13 @@ def dec(params, **kw):
 def test_explore_round_trip():
     view = s.ExploreView(classes=(7,), page=4, per_page=48, sample=1719, pixel=(10, 12))
     params = s.encode_explore(view)
-    assert params == {"classes": "7", "page": "5", "per": "48", "sample": "1719", "px": "10,12"}
+    assert params == {"classes": "7", "page": "5", "sample": "1719", "px": "10,12"}
     assert dec(params) == view
+    # values equal to the default view are left out: an untouched view has a plain URL
+    default = s.ExploreView(per_page=48, sample=0, pixel=(14, 14))
+    assert s.encode_explore(default, default) == {}
+    assert s.encode_explore(view, default) == {"classes": "7", "page": "5", "sample": "1719", "px": "10,12"}
+    assert dec(s.encode_explore(view, default), default=default) == view
 
 
 def test_subset_round_trip():
@@ -89,6 +94,9 @@ def test_sidebar_round_trip_and_hostile():
     params = s.encode_sidebar(view, SCALES)
     assert params == {"ds": "digits", "split": "test", "scale": "1", "cmap": "Viridis"}
     assert s.decode_sidebar(params, **kw) == view
+    default = s.SidebarView("mnist", "train", "0–255", "gray")
+    assert s.encode_sidebar(default, SCALES, default) == {}
+    assert s.encode_sidebar(view, SCALES, default) == params
     bad = {"ds": "../../etc", "split": "all", "scale": "0–1", "cmap": "<b>"}
     assert s.decode_sidebar(bad, **kw) == s.SidebarView()
 
