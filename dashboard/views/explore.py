@@ -49,10 +49,17 @@ SCOPE = "explore"
 
 # The inspector column stays in view while the grid beside it scrolls (wide screens;
 # on a phone the columns stack and the click scrolls to it instead, see _scroll_script).
+# Below 1200 px the grid beside the inspector would be too narrow for its captions: the
+# two stack (the grid full width) and a click scrolls the inspector into view.
 _CSS = """<style>
 .st-key-explore_inspector { position: sticky; top: 3.75rem; z-index: 2; }
-[data-testid="stColumn"]:has(> div > .st-key-explore_inspector),
-[data-testid="stColumn"]:has(.st-key-explore_inspector) { align-self: stretch; }
+@media (max-width: 1199px) {
+  [data-testid="stHorizontalBlock"]:has(> [data-testid="stColumn"] .st-key-explore_inspector) {
+    flex-wrap: wrap; }
+  [data-testid="stHorizontalBlock"]:has(> [data-testid="stColumn"] .st-key-explore_inspector)
+    > [data-testid="stColumn"] { min-width: 100%; flex: 1 1 100%; }
+  .st-key-explore_inspector { position: static; }
+}
 </style>"""
 
 
@@ -239,7 +246,16 @@ def _on_pixel_click(chart_key: str) -> None:
 def grid_columns(class_names) -> int:
     """Thumbnails per row: fewer when class names are long, so "#59999 · Ankle boot" fits."""
     longest = max((len(str(n)) for n in class_names), default=1)
-    return 8 if longest <= 3 else 6 if longest <= 8 else 5
+    return 8 if longest <= 3 else 6 if longest <= 6 else 4
+
+
+_CELL_PX = 84  # a thumbnail cell's width on screen at most, less its padding
+_CHAR_EM = 0.53  # plotly's sans-serif: average character width per pixel of font size (measured)
+
+
+def caption_font(chars: int) -> float:
+    """Font size (px) at which a caption of ``chars`` characters fits under its thumbnail."""
+    return max(8.0, min(11.0, round(_CELL_PX / (_CHAR_EM * max(chars, 1)), 1)))
 
 
 def captions(indices: np.ndarray, labels: np.ndarray, class_names) -> list[str]:
@@ -256,6 +272,8 @@ def _grid(ds: Dataset, page_indices: np.ndarray, sample: int) -> None:
         hover=[f"sample {i}: {ds.class_names[c]} (label {c})" for i, c in zip(idx.tolist(), labs)],
         cols=grid_columns(ds.class_names), selected=int(where[0]) if len(where) else None,
     )
+    caps = fig.data[2].text
+    fig.update_traces(textfont_size=caption_font(max(len(c) for c in caps)), selector={"mode": "text"})
     st.plotly_chart(
         fig, key=K_GRID, on_select=_on_grid_click, selection_mode="points",
         config={"displayModeBar": False}, theme=None,
@@ -469,7 +487,8 @@ def page() -> None:
     note = st.session_state.get(K_SUBSET_NOTE)
     if note:
         st.info(note)
-    grid_col, inspect_col = st.columns([3, 2], gap="medium")
+    with st.container(key="explore_layout"):
+        grid_col, inspect_col = st.columns([3, 2], gap="medium")
     details_area = st.container()
     table_area = st.container()
     with inspect_col, st.container(key="explore_inspector"):
