@@ -12,8 +12,11 @@ never load data themselves.
 
 from __future__ import annotations
 
+import functools
 import os
 import re
+import traceback
+from collections.abc import Callable
 from pathlib import Path
 
 import streamlit as st
@@ -21,7 +24,7 @@ import streamlit as st
 from dashboard import state as url_state
 from dashboard.data.catalog import CATALOG, DIGITS_NAME, DIGITS_TITLE, dataset_names
 from dashboard.data.dataset import Dataset
-from dashboard.errors import DataError
+from dashboard.errors import DashboardError, DataError
 from dashboard.data.loading import cache_dir, is_available, load_dataset
 from dashboard.lab.runs import default_runs_dir
 from dashboard.data.userdata import holdout_split, read_files
@@ -187,12 +190,15 @@ def _fetch_or_fall_back(name: str) -> None:
         _download_with_progress(name)
     except DataError as exc:
         st.session_state[K_SWITCH] = DIGITS_NAME
+        # The error's first line says again what the advice below says: keep only its reasons.
+        reasons = "\n".join(line for line in str(exc).splitlines()[1:] if line.strip())
         st.session_state[K_NOTICE] = ("warning", (
             f"{_title(name)} is not on this machine and could not be downloaded "
             f"(no internet connection?). Showing scikit-learn's built-in 8x8 digits instead. "
-            f"To get {_title(name)}: run `python -m dashboard fetch {name}` where there is "
-            f"internet, or copy its four files ({', '.join(CATALOG[name].file_names)}) "
-            f"into {cache_dir() / name}/.\n\nDetails: {exc}"
+            f"To get {_title(name)}: in the project folder, run "
+            f"`.venv/bin/python -m dashboard fetch {name}` where there is internet, or copy its "
+            f"four files ({', '.join(CATALOG[name].file_names)}) into `{cache_dir() / name}/`."
+            + (f"\n\nWhat was tried:\n{reasons}" if reasons else "")
         ))
         st.rerun()
 
@@ -243,3 +249,32 @@ def colorscale() -> str:
 def runs_dir() -> Path:
     """Where training runs are kept (see :func:`dashboard.lab.runs.default_runs_dir`)."""
     return default_runs_dir()
+
+
+def show_failure(exc: BaseException, what: str = "This page") -> None:
+    """Show an exception as a message, never as a bare traceback.
+
+    A :class:`DashboardError` is written for the user: its message alone. Anything
+    else is a bug: a short message, with the traceback folded away for a report.
+    """
+    if isinstance(exc, DashboardError):
+        st.error(plain(str(exc)))
+        return
+    st.error(plain(f"{what} ran into an unexpected problem ({type(exc).__name__}: {str(exc)[:200]}). "
+                   "The rest of the app still works; the details below help to report it."))
+    with st.expander("Details (for a bug report)"):
+        st.code("".join(traceback.format_exception(exc)), language=None)
+
+
+def guarded(view: Callable[[], None], what: str = "This page") -> Callable[[], None]:
+    """``view`` with its failures shown by :func:`show_failure` (Streamlit's own
+    rerun/stop/page-switch signals pass through: they are not ``Exception``)."""
+
+    @functools.wraps(view)
+    def run() -> None:
+        try:
+            view()
+        except Exception as exc:  # noqa: BLE001 - the last line before a traceback page
+            show_failure(exc, what)
+
+    return run

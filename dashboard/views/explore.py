@@ -283,9 +283,16 @@ def _grid(ds: Dataset, page_indices: np.ndarray, sample: int) -> None:
 @st.fragment
 def browser(table_area) -> None:
     """Filter, page controls, thumbnail grid; the page table goes into ``table_area``."""
-    state = st.session_state
-    if state.pop(K_APP_RERUN, False):
+    if st.session_state.pop(K_APP_RERUN, False):
         st.rerun(scope="app")
+    try:  # a fragment rerun does not pass through the page's guard in app.py
+        _browser(table_area)
+    except Exception as exc:  # noqa: BLE001
+        shell.show_failure(exc, "The sample browser")
+
+
+def _browser(table_area) -> None:
+    state = st.session_state
     ds = shell.current_dataset()
     scale = shell.value_scale()
 
