@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.browser.helpers import ARTIFACTS, CHROMIUM_ARGS, VIEWPORT, StreamlitServer, require_chromium
+from tests.browser.helpers import ARTIFACTS, CHROMIUM_ARGS, VIEWPORT, StreamlitServer, offline_noise, require_chromium
 
 
 @pytest.fixture(scope="session")
@@ -59,8 +59,11 @@ def page(browser_context):
     """A new tab: a new Streamlit session. Closed after the test."""
     pg = browser_context.new_page()
     errors: list[str] = []
+    console: list[str] = []
     pg.on("pageerror", lambda exc: errors.append(str(exc)))
+    pg.on("console", lambda msg: console.append(msg.text) if msg.type == "error" and not offline_noise(msg.text) else None)
     pg.js_errors = errors  # type: ignore[attr-defined]
+    pg.console_errors = console  # type: ignore[attr-defined]
     yield pg
     pg.close()
 
