@@ -14,8 +14,14 @@ import re
 from pathlib import Path
 
 import pytest
+from playwright.sync_api import expect
 
 from tests.browser.helpers import ARTIFACTS, CHROMIUM_ARGS, VIEWPORT, StreamlitServer, offline_noise, require_chromium
+
+
+# The machine running the tests may be busy (CI, other jobs): Streamlit then draws a
+# skeleton for seconds before a widget's code has loaded. Assertions wait for it.
+expect.set_options(timeout=30_000)
 
 
 @pytest.fixture(scope="session")
