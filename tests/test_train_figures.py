@@ -177,3 +177,19 @@ def test_accuracy_comparison_is_honest():
     np.testing.assert_allclose(list(diff.y), [0.0, 1.0, -1.0])  # points against the first run
     assert fig.layout.yaxis2.range[0] < -1 and fig.layout.yaxis2.range[1] > 1
     assert "points" in fig.layout.yaxis2.title.text
+
+
+def test_full_probabilities_map_through_the_model_classes():
+    from dashboard.errors import DataError
+    from dashboard.lab.results import full_probabilities
+
+    # a model that knew classes 0, 2, 3 of a 4-class set
+    out = full_probabilities(np.array([[0.2, 0.5, 0.3]]), np.array([0, 2, 3]), 4)
+    np.testing.assert_allclose(out, [[0.2, 0.0, 0.5, 0.3]])
+    # a one-class model: sklearn's two columns, all mass on that class
+    out = full_probabilities(np.array([[0.6, 0.4]]), np.array([1]), 3)
+    np.testing.assert_allclose(out, [[0, 1, 0]])
+    with pytest.raises(DataError):
+        full_probabilities(np.ones((1, 3)), np.array([0, 1]), 2)
+    with pytest.raises(DataError):
+        full_probabilities(np.ones((1, 2)), np.array([0, 5]), 3)
