@@ -209,7 +209,7 @@ class UploadLedger:
         self.capacity = int(capacity)
         self._is_active = is_active or (lambda _sid: True)
         self._held: dict[str, tuple[int, Callable[[], None], object]] = {}
-        self._lock = threading.Lock()
+        self._lock = threading.RLock()  # re-entrant: a finalizer (_gone) may run from GC while this thread holds it
 
     @property
     def total(self) -> int:
