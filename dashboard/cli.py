@@ -12,6 +12,7 @@ import numpy as np
 from dashboard.data.catalog import CATALOG, DIGITS_NAME, DIGITS_TITLE, dataset_names
 from dashboard.data.dataset import Dataset
 from dashboard.errors import DashboardError, DataError
+from dashboard import map_cli
 from dashboard.data.loading import cache_dir, find_files, is_available, load_dataset
 
 
@@ -137,6 +138,7 @@ def build_parser() -> argparse.ArgumentParser:
         train_cli = None
     if train_cli is not None:
         train_cli.add_parser(sub)
+    map_cli.add_parser(sub)
     return parser
 
 
