@@ -16,6 +16,9 @@ Linking, and why it is built this way:
   selection is kept in session state and in the URL (``msel``, as index ranges,
   when short enough), so Back and a reload keep it.
 - The sample inspected in Explore is marked on the map with a ring.
+- No drag mode is set: Streamlit then starts in pan mode, where a click selects a
+  point (in box/lasso mode Streamlit turns click-selection off); box and lasso are one
+  click away in the chart's toolbar.
 """
 
 from __future__ import annotations
@@ -137,7 +140,7 @@ def map_figure(points: np.ndarray, labels: np.ndarray, class_names: tuple[str, .
             hoverinfo="skip"))
     fig.update_layout(
         title=title, height=640, margin=dict(l=10, r=10, t=40 if title else 10, b=10),
-        dragmode="lasso", legend=dict(itemsizing="constant"), uirevision="map",
+        legend=dict(itemsizing="constant"), uirevision="map",
         xaxis=dict(showticklabels=False, zeroline=False, showgrid=False),
         yaxis=dict(showticklabels=False, zeroline=False, showgrid=False, scaleanchor="x"),
         plot_bgcolor="white")
