@@ -32,7 +32,7 @@ def plotted(spec) -> np.ndarray:
     for trace in spec["data"]:
         if trace.get("name", "").startswith("inspected"):
             continue
-        out += [int(row[0]) for row in trace["customdata"]]
+        out += arr(trace["customdata"]).reshape(-1, 2)[:, 0].tolist()
     return np.sort(np.array(out))
 
 
@@ -54,7 +54,7 @@ def test_pca_map_of_digits_then_umap(app_dirs):
     np.testing.assert_array_equal(plotted(spec), np.arange(len(ds)))  # every sample, once
     # Each class trace holds exactly that class's samples.
     for c, trace in enumerate(spec["data"][: ds.n_classes]):
-        ids = [int(r[0]) for r in trace["customdata"]]
+        ids = arr(trace["customdata"]).reshape(-1, 2)[:, 0]
         assert set(ds.labels[ids]) == {c}
     assert knn_table(at)["PCA"] > 0.3  # chance 0.1
     assert (app_dirs / "cache" / "maps").is_dir()

@@ -34,6 +34,7 @@ from dashboard.data.dataset import Dataset
 from dashboard.errors import DashboardError
 from dashboard.explore import embedding
 from dashboard.explore.embedding import METHOD_TITLES, MapStore
+from dashboard.explore.thumbnails import plotly_plain
 
 K_METHOD = "map_method"
 K_COLOUR = "map_colour"
@@ -101,31 +102,28 @@ def map_figure(points: np.ndarray, labels: np.ndarray, class_names: tuple[str, .
     """
     n = points.shape[0]
     idx_all = np.arange(n)
-    names = np.asarray(class_names)
     size = 3 if n > 20_000 else 4 if n > 5_000 else 6
     fig = go.Figure()
-    pred_text = ""
-    if predictions is not None:
-        pred_text = "<br>predicted %{customdata[2]}"
 
-    def add(mask: np.ndarray, name: str, color, **marker) -> None:
+    def add(mask: np.ndarray, name: str, color, label_name: str | None = None, **marker) -> None:
+        # Numeric customdata (index, label[, prediction]) travels as one binary block: an
+        # object array of strings made the 60,000-point figure's JSON several times slower.
         ids = idx_all[mask]
-        custom = np.empty((ids.size, 3 if predictions is not None else 2), dtype=object)
-        custom[:, 0] = ids
-        custom[:, 1] = names[labels[ids]]
-        if predictions is not None:
-            custom[:, 2] = names[predictions[ids]]
+        cols = [ids, labels[ids]] + ([predictions[ids]] if predictions is not None else [])
+        custom = np.stack(cols, axis=1).astype(np.int32)
+        label = plotly_plain(label_name) if label_name is not None else "label %{customdata[1]}"
+        pred = "<br>predicted %{customdata[2]}" if predictions is not None else ""
         fig.add_trace(go.Scattergl(
             x=points[ids, 0], y=points[ids, 1], mode="markers", name=name, customdata=custom,
             marker=dict(size=size, color=color, opacity=0.75, **marker),
-            hovertemplate="#%{customdata[0]} · %{customdata[1]}" + pred_text + "<extra></extra>"))
+            hovertemplate="#%{customdata[0]} · " + label + pred + "<extra></extra>"))
 
     if colour == "label" or predictions is None:
         for c in range(len(class_names)):
-            add(labels == c, f"{c} · {class_names[c]}", PALETTE[c % len(PALETTE)])
+            add(labels == c, plotly_plain(f"{c} · {class_names[c]}"), PALETTE[c % len(PALETTE)], label_name=class_names[c])
     elif colour == "prediction":
         for c in range(len(class_names)):
-            add(predictions == c, f"pred {c} · {class_names[c]}", PALETTE[c % len(PALETTE)])
+            add(predictions == c, plotly_plain(f"pred {c} · {class_names[c]}"), PALETTE[c % len(PALETTE)])
     elif colour == "correct / wrong":
         add(predictions == labels, "correct", "#9fb7cf")
         add(predictions != labels, "wrong", "#d62728")
