@@ -642,7 +642,8 @@ def run(params: dict, progress) -> dict:
     Returns
     -------
     dict
-        ``method``, ``params``, ``knn_accuracy``, ``seconds``, ``cached``, ``n``, ``checksum``.
+        ``method``, ``params``, ``knn_accuracy``, ``seconds``, ``cached``, ``n``, ``checksum``;
+        ``{"stopped": True, ...}`` when asked to stop (nothing is cached then).
     """
     ds = load_split(params["dataset"], params.get("split", "train"), params.get("data"))
     if params.get("checksum") and params["checksum"] != ds.checksum:
@@ -653,7 +654,10 @@ def run(params: dict, progress) -> dict:
     def report(fraction: float, message: str) -> None:
         progress.update(float(min(max(fraction, 0.0), 1.0)), message)
 
-    result = store.compute(ds, params["method"], params.get("params"), report, progress.should_stop)
+    try:
+        result = store.compute(ds, params["method"], params.get("params"), report, progress.should_stop)
+    except MapStopped:  # the worker then records the job as stopped, not failed
+        return {"method": params["method"], "stopped": True, "n": len(ds), "checksum": ds.checksum}
     return {"method": result.method, "params": result.params, "knn_accuracy": result.knn_accuracy,
             "seconds": result.seconds, "cached": result.cached, "n": len(ds), "checksum": ds.checksum,
             "split": ds.split, "dataset": ds.name, "notes": messages}
