@@ -13,6 +13,7 @@ import numpy as np
 from dashboard.data.catalog import CATALOG, DIGITS_NAME, DIGITS_TITLE, SPLITS, dataset_names
 from dashboard.data.dataset import Dataset
 from dashboard.errors import DashboardError, DataError
+from dashboard import map_cli
 from dashboard.data.loading import cache_dir, find_files, is_available, load_dataset
 
 
@@ -159,6 +160,7 @@ def build_parser() -> argparse.ArgumentParser:
         from dashboard import sweep_cli  # noqa: I001 - the sweep command (issue 10)
 
         sweep_cli.add_parser(sub)
+    map_cli.add_parser(sub)
     return parser
 
 
