@@ -76,6 +76,7 @@ def run_uploads(server: StreamlitServer) -> list[dict]:
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
         ctx = browser.new_context(viewport={"width": 1400, "height": 900})
+        ctx.set_default_timeout(180_000)  # a shared 2-core machine can be slow
         for case, name, build, shown in UPLOADS:
             if build is None:
                 files = [{"name": "train-images-idx3-ubyte.gz", "mimeType": "application/octet-stream",
