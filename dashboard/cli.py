@@ -156,6 +156,9 @@ def build_parser() -> argparse.ArgumentParser:
         train_cli = None
     if train_cli is not None:
         train_cli.add_parser(sub)
+        from dashboard import sweep_cli  # noqa: I001 - the sweep command (issue 10)
+
+        sweep_cli.add_parser(sub)
     return parser
 
 
