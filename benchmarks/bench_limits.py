@@ -154,7 +154,9 @@ try:
 except Exception as exc:
     outcome = type(exc).__name__ + ": " + str(exc)[:160]
 seconds = time.perf_counter() - t0
-peak = (resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - base) / 1024
+# The CLI cases run a grandchild: its peak is RUSAGE_CHILDREN's, counted from 0.
+peak = max(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - base,
+           resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss) / 1024
 print(json.dumps({{"seconds": seconds, "peak": peak, "outcome": outcome}}))
 """
 
