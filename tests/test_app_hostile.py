@@ -187,7 +187,11 @@ def test_training_on_hostile_class_names_shows_them_as_text(cache):
         at.number_input(key=key).set_value(value)
     at.button(key=tv.K_START).click().run()
     assert not at.error, [e.value for e in at.error]
-    assert at.session_state[tv.K_JOB].join(timeout=120)
+    from dashboard.lab import jobs
+
+    info = jobs.default_queue().wait(at.session_state[tv.K_JOB], timeout=180)  # in a worker process
+    assert info.finished and info.error is None, info
+    at.run()  # the live fragment sees the end and reruns the page
     at.run()
     assert not at.exception, at.exception
     assert [m.label for m in at.metric][:1] == ["Test accuracy"]
