@@ -18,6 +18,7 @@ The environment wins over the file, the file over the defaults.
 
 from __future__ import annotations
 
+import collections
 import math
 import os
 import threading
@@ -209,16 +210,28 @@ class UploadLedger:
         self.capacity = int(capacity)
         self._is_active = is_active or (lambda _sid: True)
         self._held: dict[str, tuple[int, Callable[[], None], object]] = {}
-        self._lock = threading.RLock()  # re-entrant: a finalizer (_gone) may run from GC while this thread holds it
+        self._lock = threading.Lock()
+        # Finalisers run whenever the garbage collector does, possibly while this
+        # thread holds the lock: they only note the entry here; the next call drops it.
+        self._gone: collections.deque[tuple[str, object]] = collections.deque()
+
+    def _purge(self) -> None:
+        # Called with the lock held.
+        while self._gone:
+            sid, entry = self._gone.popleft()
+            if sid in self._held and self._held[sid][2] is entry:
+                del self._held[sid]
 
     @property
     def total(self) -> int:
         """Bytes held now."""
         with self._lock:
+            self._purge()
             return sum(v[0] for v in self._held.values())
 
     def held_by(self, session: str) -> int:
         with self._lock:
+            self._purge()
             return self._held.get(session, (0,))[0]
 
     def release(self, session: str) -> None:
@@ -234,6 +247,7 @@ class UploadLedger:
     def room_for(self, session: str, nbytes: int) -> bool:
         """Whether ``session`` could hold ``nbytes`` (its own current upload counts as freed)."""
         with self._lock:
+            self._purge()
             used = sum(v[0] for s, v in self._held.items() if s != session)
             if used + nbytes > self.capacity:
                 self._evict_inactive()
@@ -250,8 +264,9 @@ class UploadLedger:
         owner : object
             Weakly referenced; when it is collected the entry is dropped.
         drop : callable
-            Called (under no lock of the session) to free the upload when the
-            session is evicted as inactive.
+            Called to free the upload when the session is evicted as inactive.
+            It must not hold ``owner`` strongly (use a weak reference), or the
+            owner would never be collected.
 
         Raises
         ------
@@ -267,10 +282,5 @@ class UploadLedger:
         entry = object()
         with self._lock:
             self._held[session] = (int(nbytes), drop, entry)
-
-        def _gone(sid: str = session, mine: object = entry) -> None:
-            with self._lock:  # only this entry: the session may hold a newer one
-                if sid in self._held and self._held[sid][2] is mine:
-                    self._held.pop(sid, None)
-
-        weakref.finalize(owner, _gone)
+        # Only this entry is dropped when the owner goes: the session may hold a newer one.
+        weakref.finalize(owner, self._gone.append, (session, entry))

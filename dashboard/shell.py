@@ -15,6 +15,7 @@ from __future__ import annotations
 import functools
 import os
 import re
+import weakref
 from functools import partial
 import traceback
 from collections.abc import Callable
@@ -46,9 +47,11 @@ K_UPLOADS, K_UPLOAD_SEEN, K_NOTICE, K_SWITCH = "uploads", "upload_seen", "ds_not
 # Every ASCII punctuation character, each of which CommonMark lets a backslash escape.
 _MARKDOWN_PUNCT = re.compile(r"([!-/:-@\[-`{-~])")
 # Escaped, these still let GitHub-flavoured markdown see "www.x.com", "http://x" or
-# "a@b.c" and make a link of it; with a character reference in the pattern they are text.
-_AUTOLINKS = ((re.compile(r"(?i)(www)\\\."), r"\1&#46;"), (re.compile(r"\\:\\/\\/"), "&#58;//"),
-              (re.compile(r"\\@"), "&#64;"))
+# "a@b.c" and make a link of it (its autolinking runs on the decoded text, so character
+# references do not help either): an invisible WORD JOINER (U+2060) breaks the pattern.
+_WJ = "\u2060"
+_AUTOLINKS = ((re.compile(r"(?i)(www)(\\\.)"), rf"\1{_WJ}\2"), (re.compile(r"(\\:)(\\/\\/)"), rf"\1{_WJ}\2"),
+              (re.compile(r"\\@"), rf"{_WJ}\\@"))
 
 
 def plain(text: object) -> str:
@@ -67,8 +70,9 @@ def plain(text: object) -> str:
     str
         Markdown source that renders to exactly ``str(text)``, except that
         control and bidirectional-override characters (which would reorder
-        what follows them) are shown as U+FFFD; bare URLs and ``www.`` names
-        stay text, not links.
+        what follows them) are shown as U+FFFD, and bare URLs, ``www.`` names
+        and e-mail addresses get an invisible word joiner so they stay text,
+        not links.
     """
     out = _MARKDOWN_PUNCT.sub(r"\\\1", clean_name(text))
     for pattern, repl in _AUTOLINKS:
@@ -114,9 +118,16 @@ class HeldUpload(dict):
 
 
 @st.cache_resource(show_spinner=False)
-def upload_ledger() -> UploadLedger:
-    """The server's one account of upload memory, shared by every session."""
+def _ledger() -> UploadLedger:
     return UploadLedger(limits.current().total_upload_bytes, is_active=_session_active)
+
+
+def upload_ledger() -> UploadLedger:
+    """The server's one account of upload memory, shared by every session (its
+    capacity follows ``DASHBOARD_MAX_TOTAL_UPLOAD_MB`` as it is now)."""
+    ledger = _ledger()
+    ledger.capacity = limits.current().total_upload_bytes
+    return ledger
 
 
 def _runtime():
@@ -149,9 +160,13 @@ def _forget_files(session_id: str, files) -> None:
             rt.uploaded_file_mgr.remove_file(session_id, file_id)
 
 
-def _evict(session_id: str, held: HeldUpload) -> None:
-    """Free the upload of a session that is no longer connected (called by the ledger)."""
-    held.clear()
+def _evict(session_id: str, held_ref: weakref.ref) -> None:
+    """Free the upload of a session that is no longer connected (called by the ledger).
+
+    Given a weak reference: the ledger must not keep the upload alive itself."""
+    held = held_ref()
+    if held is not None:
+        held.clear()
     rt = _runtime()
     if rt is not None:
         rt.uploaded_file_mgr.remove_session_files(session_id)
@@ -179,7 +194,7 @@ def _handle_upload(files) -> None:
         label = UPLOAD_PREFIX + clean_name(os.path.basename(files[0].name))
         held = HeldUpload({label: splits})
         nbytes = sum(ds.images.nbytes + ds.labels.nbytes for ds in splits.values())
-        ledger.hold(sid, nbytes, held, partial(_evict, sid, held))
+        ledger.hold(sid, nbytes, held, partial(_evict, sid, weakref.ref(held)))
     except DataError as exc:
         st.session_state[K_NOTICE] = ("error", plain(f"That file was not loaded: {exc}"))
         return

@@ -173,8 +173,10 @@ def test_ledger_caps_the_total_and_a_replaced_upload_frees_its_share():
     ledger.hold("s1", 60, a, lambda: None)
     with pytest.raises(DataError, match="already holds .*DASHBOARD_MAX_TOTAL_UPLOAD_MB"):
         ledger.hold("s2", 50, b, lambda: None)
-    ledger.hold("s1", 90, Owner(), lambda: None)  # s1 replaces its own: counts once
+    c = Owner()
+    ledger.hold("s1", 90, c, lambda: None)  # s1 replaces its own: counts once
     assert ledger.total == 90 and ledger.held_by("s1") == 90
+    del a
     gc.collect()  # the replaced owner's finaliser must not drop the new entry
     assert ledger.total == 90
 

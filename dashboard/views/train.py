@@ -274,7 +274,7 @@ def _live(job_id: str) -> None:
     eta = _steady_eta(job_id, eta_seconds(info, history, now, st.session_state.get("train_estimate")), now)
     left = "" if eta is None else (", finishing…" if eta < 1 else f", about {eta:.0f} s left")
     what = info.message or info.state.value
-    st.progress(min(1.0, info.fraction), text=f"{info.title}: {info.state.value} — {what}, {elapsed:.0f} s{left}")
+    st.progress(min(1.0, info.fraction), text=shell.plain(f"{info.title}: {info.state.value} — {what}, {elapsed:.0f} s{left}"))
     if not info.finished:
         st.button("Stop after this epoch", key=K_STOP, on_click=queue().stop, args=(job_id,))
     if history:
