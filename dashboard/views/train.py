@@ -30,6 +30,7 @@ from dashboard.lab.sweep_figures import sweep_figure
 from dashboard.lab.training import EpochReport, estimate_seconds
 
 REFRESH_SECONDS = 1.0
+PANEL_REFRESH_SECONDS = 3.0  # the list of other jobs
 # A worker's start (Python, numpy, scikit-learn imports; mapping the data) on the reference machine,
 # measured by benchmarks/bench_jobs.py; added to the estimate.
 WORKER_START_SECONDS = 3.0
@@ -273,8 +274,8 @@ def _live(job_id: str) -> None:
     elapsed = (info.ended or now) - (info.started or now)
     eta = _steady_eta(job_id, eta_seconds(info, history, now, st.session_state.get("train_estimate")), now)
     left = "" if eta is None else (", finishing…" if eta < 1 else f", about {eta:.0f} s left")
-    what = info.message or info.state.value
-    st.progress(min(1.0, info.fraction), text=f"{info.title}: {info.state.value} — {what}, {elapsed:.0f} s{left}")
+    what = info.message or "waiting for a free worker"
+    st.progress(min(1.0, info.fraction), text=f"{info.state.value}: {what}, {elapsed:.0f} s{left}")
     if not info.finished:
         st.button("Stop after this epoch", key=K_STOP, on_click=queue().stop, args=(job_id,))
     if history:
@@ -298,21 +299,25 @@ def _live(job_id: str) -> None:
 
 
 def _jobs_panel(watched: str | None) -> None:
-    """Every job of this server that has not finished, with Watch and Stop; the recent ones to reopen."""
+    """Every other job of this server that has not finished, with Watch and Stop; the recent ones to reopen.
+
+    A fragment: it re-reads the queue every few seconds while some job is active.
+    """
     try:
         all_jobs = [j for j in queue().list() if j.kind in ("train", "sweep")]
     except OSError as exc:
         st.warning(f"The job list cannot be read: {exc}")
         return
-    active = [j for j in all_jobs if not j.finished]
+    active = [j for j in all_jobs if not j.finished and j.id != watched]
     if active:
         st.markdown("**Running and queued jobs on this server**")
     for j in active:
         c1, c2, c3 = st.columns([6, 1, 1])
         c1.progress(min(1.0, j.fraction), text=f"{shell.plain(j.title)} ({j.kind}): {j.state.value} — "
                                                f"{shell.plain(j.message or '')}")
-        if j.kind == "train":
-            c2.button("Watch", key=f"watch_{j.id}", on_click=_watch, args=(j.id,), disabled=j.id == watched)
+        if j.kind == "train" and c2.button("Watch", key=f"watch_{j.id}"):
+            _watch(j.id)
+            st.rerun(scope="app")  # the panel is a fragment: the whole page must draw the watched job
         c3.button("Stop", key=f"stop_{j.id}", on_click=queue().stop, args=(j.id,))
     done = [j for j in all_jobs if j.finished and j.kind == "train"][:10]
     if done:
@@ -321,7 +326,9 @@ def _jobs_panel(watched: str | None) -> None:
                 c1, c2 = st.columns([7, 1])
                 acc = (j.result or {}).get("test_accuracy")
                 c1.write(f"{shell.plain(j.title)}: {j.state.value}" + (f", test accuracy {acc:.4f}" if acc else ""))
-                c2.button("Open", key=f"open_{j.id}", on_click=_watch, args=(j.id,), disabled=j.id == watched)
+                if c2.button("Open", key=f"open_{j.id}", disabled=j.id == watched):
+                    _watch(j.id)
+                    st.rerun(scope="app")
 
 
 def _results(info: JobInfo) -> None:
@@ -340,7 +347,8 @@ def _results(info: JobInfo) -> None:
         return
     result = info.result or {}
     if result.get("stopped"):
-        st.info(f"Stopped by you after epoch {result.get('epochs_run')}; the model is kept.")
+        planned = info.data.get("epochs") or info.params.get("train", {}).get("epochs")
+        st.info(f"Stopped by you after epoch {result.get('epochs_run')} of {planned}; the model is kept.")
     if not result.get("run_id"):
         if result.get("save_error"):
             st.error(f"Not saved: {result['save_error']}")
@@ -360,7 +368,7 @@ def _results(info: JobInfo) -> None:
     st.subheader("Test result")
     st.metric("Test accuracy", f"{run.test_accuracy:.4f}")
     st.caption(kept_text(run.history, run.kept_epoch, run.params.keep_best, result.get("averaged_epochs", 0)))
-    st.caption(f"Saved as run `{run.run_id}`; the Runs page shows it in full.")
+    st.caption(f"Saved as run `{run.run_id}` ({run.info['timing']['total']:.1f} s); the Runs page shows it in full.")
 
 
 def kept_text(history: Sequence[EpochReport], kept_epoch: int, keep_best: bool, averaged_epochs: int = 0) -> str:
@@ -482,11 +490,13 @@ def page() -> None:
     with tab_sweep:
         _sweep_tab(params, train, test)
     st.divider()
-    _jobs_panel(info.id if info else None)
+    with st.container(key="train_jobs"):
+        st.fragment(_jobs_panel, run_every=PANEL_REFRESH_SECONDS)(info.id if info else None)
     if info is None:
         return
     st.subheader(info.title)
-    st.fragment(_live, run_every=REFRESH_SECONDS if running else None)(info.id)
+    with st.container(key="train_live"):
+        st.fragment(_live, run_every=REFRESH_SECONDS if running else None)(info.id)
     info = queue().get(info.id)
     if info.finished:
         _results(info)
