@@ -184,7 +184,10 @@ def test_training_on_hostile_class_names_shows_them_as_text(cache):
         at.number_input(key=key).set_value(value)
     at.button(key=tv.K_START).click().run()
     assert not at.error, [e.value for e in at.error]
-    assert at.session_state[tv.K_JOB].join(timeout=120)
+    from dashboard.lab import jobs  # training runs in a worker process (issue 10)
+
+    assert jobs.default_queue().wait(at.session_state[tv.K_JOB], timeout=120).finished
+    at.run()
     at.run()
     assert not at.exception, at.exception
     assert [m.label for m in at.metric][:1] == ["Test accuracy"]

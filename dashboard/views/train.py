@@ -15,6 +15,7 @@ from __future__ import annotations
 import time
 from collections.abc import Sequence
 
+import numpy as np
 import pandas as pd
 import streamlit as st
 
@@ -31,6 +32,7 @@ from dashboard.lab.training import EpochReport, estimate_seconds
 
 REFRESH_SECONDS = 1.0
 PANEL_REFRESH_SECONDS = 3.0  # the list of other jobs
+N_MISTAKES = 16
 # A worker's start (Python, numpy, scikit-learn imports; mapping the data) on the reference machine,
 # measured by benchmarks/bench_jobs.py; added to the estimate.
 WORKER_START_SECONDS = 3.0
@@ -369,6 +371,27 @@ def _results(info: JobInfo) -> None:
     st.metric("Test accuracy", f"{run.test_accuracy:.4f}")
     st.caption(kept_text(run.history, run.kept_epoch, run.params.keep_best, result.get("averaged_epochs", 0)))
     st.caption(f"Saved as run `{run.run_id}` ({run.info['timing']['total']:.1f} s); the Runs page shows it in full.")
+    _mistakes(run)
+
+
+def _mistakes(run) -> None:
+    """The most confident test mistakes of a run (when the current dataset is the run's)."""
+    try:
+        _, test = shell.train_test()
+        preds, proba = RunStore(shell.runs_dir()).load_test_outputs(run.run_id)
+    except DashboardError:
+        return
+    if len(preds) != len(test) or proba.shape[1] != test.n_classes:
+        return
+    labels, names = test.labels, test.class_names
+    wrong = np.flatnonzero(preds != labels)
+    worst = wrong[np.argsort(proba[wrong, preds[wrong]])[::-1][:N_MISTAKES]]
+    st.markdown("**Most confident mistakes**")
+    if len(worst):
+        st.image([np.asarray(test.images[i]) for i in worst], width=84, caption=[
+            shell.plain(f"#{i} {names[labels[i]]}→{names[preds[i]]} {proba[i].max():.2f}") for i in worst])
+    else:
+        st.caption("No mistakes.")
 
 
 def kept_text(history: Sequence[EpochReport], kept_epoch: int, keep_best: bool, averaged_epochs: int = 0) -> str:
