@@ -266,3 +266,13 @@ def test_kept_text_names_the_averaged_epochs():
     text = tv.kept_text(history, 5, True, averaged_epochs=3)
     assert text.startswith("Averaged the weights of the last 3 epochs (3–5 of 5)") and "0.8600" in text
     assert tv.kept_text(history, 2, True).startswith("Kept epoch 2 of 5, best validation accuracy 0.9000")
+
+
+def test_a_one_class_upload_is_refused_up_front():
+    from tests.test_app_hostile import npz, upload
+
+    images = np.random.default_rng(0).integers(0, 255, (40, 8, 8), dtype=np.uint8)
+    at = upload(app("train"), "one.npz", npz(x=images, y=np.zeros(40, dtype=np.int64)))
+    assert not at.exception, at.exception
+    assert any("cannot be trained on" in e.value and "only one class" in e.value for e in at.error)
+    assert not at.get("form")

@@ -28,7 +28,7 @@ from dashboard.lab.runs import RunStore
 from dashboard.lab.shared import share_splits
 from dashboard.lab.sweep import grid_configs, load_sweeps, parse_grid, random_configs, ranking
 from dashboard.lab.sweep_figures import sweep_figure
-from dashboard.lab.training import EpochReport, estimate_seconds
+from dashboard.lab.training import EpochReport, check_trainable, estimate_seconds
 
 REFRESH_SECONDS = 1.0
 PANEL_REFRESH_SECONDS = 3.0  # the list of other jobs
@@ -481,6 +481,11 @@ def page() -> None:
         train, test = shell.train_test()
     except DashboardError as exc:  # e.g. an upload too small to hold out a test split
         st.error(shell.plain(f"This dataset cannot be trained on: {exc}"))
+        return
+    try:  # one class, a class with a single sample: refused up front, not in the worker
+        check_trainable(train)
+    except ParameterError as exc:
+        st.error(shell.plain(f"This dataset cannot be trained on: {str(exc).removeprefix('dataset: ')}"))
         return
     _restore(len(train), train.n_classes)
     info = _current_job()
