@@ -87,21 +87,22 @@ def bench_worker(tmp: Path) -> None:
     })
 
 
-def _sweep_configs() -> list[TrainParams]:
-    base = TrainParams(hidden=(64,), epochs=3, batch_size=200, train_size=4000)
+def _sweep_configs(train_size: int = 4000, epochs: int = 3) -> list[TrainParams]:
+    base = TrainParams(hidden=(64,), epochs=epochs, batch_size=200, train_size=train_size)
     return [TrainParams(**{**base.to_dict(), "hidden": h, "alpha": a})
             for h in ((32,), (64,), (128,), (64, 32)) for a in (1e-4, 1e-3)]
 
 
-def bench_sweep(tmp: Path) -> None:
+def bench_sweep(tmp: Path, train_size: int = 4000, epochs: int = 3, key: str = "sweep_8_configs") -> None:
     """8 configurations: one after the other in this process, on loky with 2 processes, on a 2-worker Dask LocalCluster."""
     from dask.distributed import Client, LocalCluster
 
     from dashboard.lab.sweep import run_sweep, train_config
 
     train, test = load_dataset("mnist", "train"), load_dataset("mnist", "test")
-    configs = _sweep_configs()
-    out: dict = {"configs": len(configs), "cores": os.cpu_count(), "load_before": _load()}
+    configs = _sweep_configs(train_size, epochs)
+    out: dict = {"configs": len(configs), "train_size": train_size, "epochs": epochs, "cores": os.cpu_count(),
+                 "load_before": _load()}
     t0 = time.perf_counter()
     for c in configs:
         train_config(c.to_dict(), (train, test))
@@ -116,7 +117,7 @@ def bench_sweep(tmp: Path) -> None:
     out["dask_vs_loky"] = round(out["dask_seconds"] / out["loky_seconds"], 3)
     out["targets"] = {"loky_vs_sequential": "<= 0.65", "dask_vs_loky": "<= 1.2"}
     out["load_after"] = _load()
-    _save("sweep_8_configs", out)
+    _save(key, out)
 
 
 def _rss_pss(pid: int) -> tuple[int, int]:
@@ -185,7 +186,12 @@ def bench_estimate(tmp: Path) -> None:
     _save("estimate", out)
 
 
-PARTS = {"worker": bench_worker, "sweep": bench_sweep, "memory": bench_memory, "estimate": bench_estimate}
+def bench_sweep_large(tmp: Path) -> None:
+    """The same with configurations big enough (12,000 images, 4 epochs) to pay for the workers' start."""
+    bench_sweep(tmp, train_size=12000, epochs=4, key="sweep_8_configs_larger")
+
+
+PARTS = {"worker": bench_worker, "sweep": bench_sweep, "sweep_large": bench_sweep_large, "memory": bench_memory, "estimate": bench_estimate}
 
 
 def main(argv: list[str] | None = None) -> int:
