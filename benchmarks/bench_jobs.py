@@ -109,7 +109,7 @@ def bench_sweep(tmp: Path, train_size: int = 4000, epochs: int = 3, key: str = "
     out["sequential_seconds"] = round(time.perf_counter() - t0, 2)
     out["loky_seconds"] = round(run_sweep(configs, train, test, RunStore(tmp / "runs-loky"), n_jobs=2,
                                           arrays_root=tmp / "arrays")["seconds"], 2)
-    with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None) as cluster, \
+    with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=":0") as cluster, \
             Client(cluster) as client:
         out["dask_seconds"] = round(run_sweep(configs, train, test, RunStore(tmp / "runs-dask"),
                                               cluster=cluster.scheduler_address, client=client)["seconds"], 2)
