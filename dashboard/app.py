@@ -16,11 +16,13 @@ import streamlit as st  # noqa: E402
 
 from dashboard import shell  # noqa: E402
 from dashboard.views import datasets, explore, overview, runs, train  # noqa: E402
+from dashboard.views import map as map_view  # noqa: E402
 
 PAGES = (
     # (view, title, url path, icon); the first is the default.
     (explore.page, "Explore", "explore", ":material/grid_view:"),
     (overview.page, "Dataset overview", "overview", ":material/bar_chart:"),
+    (map_view.page, "Map", "map", ":material/scatter_plot:"),
     (train.page, "Train", "train", ":material/model_training:"),
     (runs.page, "Runs", "runs", ":material/history:"),
     (datasets.page, "Datasets", "datasets", ":material/database:"),
@@ -32,10 +34,16 @@ def main(start: str | None = None) -> None:
     st.set_page_config(page_title="MNIST explorer", layout="wide")
     start = start or PAGES[0][2]
     nav = st.navigation([
-        st.Page(view, title=title, url_path=path, icon=icon, default=path == start)
+        # Each page guarded: an error is a message, and the sidebar and other pages still work.
+        st.Page(shell.guarded(view, f"The {title} page"), title=title, url_path=path, icon=icon,
+                default=path == start)
         for view, title, path, icon in PAGES
     ])
-    shell.sidebar()
+    try:
+        shell.sidebar()
+    except Exception as exc:  # noqa: BLE001 - the page below still renders
+        with st.sidebar:
+            shell.show_failure(exc, "The sidebar")
     nav.run()
 
 

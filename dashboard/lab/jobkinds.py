@@ -8,4 +8,5 @@ kinds imports nothing heavy and a job folder names its code by a registered name
 KINDS: dict[str, str] = {
     "train": "dashboard.lab.trainjob:run",
     "sweep": "dashboard.lab.sweep:run_job",
+    "map": "dashboard.explore.embedding:run",
 }
