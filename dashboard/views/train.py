@@ -374,6 +374,7 @@ def _results(info: JobInfo) -> None:
     except ImportError:  # the results view arrives from another branch; until then, a summary
         show_run = None
     if show_run is not None:
+        st.caption(f"Saved as run `{run.run_id}` ({run.info['timing']['total']:.1f} s); the Runs page lists it.")
         show_run(run, key="train_result")
         return
     st.subheader("Test result")
