@@ -27,6 +27,8 @@ def test_preset_then_train_at_once_trains_the_preset(app_server, page):
     assert new.params["train"]["hidden"] == [64] and new.params["train"]["epochs"] == 3
     # quick shows live progress, then its result; epoch 1 is drawn.
     expect(page.get_by_text(re.compile(r"Saved as run \S+"))).to_be_visible(timeout=120_000)
+    wait_idle(page)
+    page.locator(".st-key-train_curves .js-plotly-plot").first.wait_for(timeout=60_000)
     xs = page.evaluate("""() => document.querySelector('.st-key-train_curves .js-plotly-plot').data[0].x""")
     assert list(xs) == [1, 2, 3]
     expect(page.locator('[data-testid="stException"]')).to_have_count(0)
