@@ -357,7 +357,11 @@ def _results(info: JobInfo) -> None:
                    "(killed, crashed, or the machine restarted). Its curves are kept above; no model was saved.")
         return
     result = info.result or {}
-    if result.get("stopped"):
+    try:
+        from dashboard.views.results import show_run
+    except ImportError:  # the results view arrives from another branch; until then, a summary
+        show_run = None
+    if result.get("stopped") and (show_run is None or not result.get("run_id")):  # show_run says it itself
         planned = info.data.get("epochs") or info.params.get("train", {}).get("epochs")
         st.info(f"Stopped by you after epoch {result.get('epochs_run')} of {planned}; the model is kept.")
     if not result.get("run_id"):
@@ -369,10 +373,6 @@ def _results(info: JobInfo) -> None:
     except DashboardError as exc:
         st.error(f"The run {result['run_id']} cannot be opened: {exc}")
         return
-    try:
-        from dashboard.views.results import show_run
-    except ImportError:  # the results view arrives from another branch; until then, a summary
-        show_run = None
     if show_run is not None:
         st.caption(f"Saved as run `{run.run_id}` ({run.info['timing']['total']:.1f} s); the Runs page lists it.")
         show_run(run, key="train_result")
