@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import re
 from dataclasses import replace
 
 import numpy as np
@@ -84,7 +85,9 @@ def test_train_page_runs_a_job_in_a_worker_then_runs_page_lists_it(runs_dir):
 
 def estimate(at: AppTest) -> str:
     (text,) = [c.value for c in at.caption if c.value.startswith("Estimated time")]
-    return text
+    # The idle-machine figure: the load-scaled one moves with the machine's load between runs.
+    idle = re.search(r"(\d+) s on an idle machine", text) or re.search(r"about (\d+) s", text)
+    return idle.group(1)
 
 
 def test_form_fields_wait_for_the_button_and_presets_fill_them():
@@ -266,3 +269,13 @@ def test_kept_text_names_the_averaged_epochs():
     text = tv.kept_text(history, 5, True, averaged_epochs=3)
     assert text.startswith("Averaged the weights of the last 3 epochs (3–5 of 5)") and "0.8600" in text
     assert tv.kept_text(history, 2, True).startswith("Kept epoch 2 of 5, best validation accuracy 0.9000")
+
+
+def test_a_one_class_upload_is_refused_up_front():
+    from tests.test_app_hostile import npz, upload
+
+    images = np.random.default_rng(0).integers(0, 255, (40, 8, 8), dtype=np.uint8)
+    at = upload(app("train"), "one.npz", npz(x=images, y=np.zeros(40, dtype=np.int64)))
+    assert not at.exception, at.exception
+    assert any("cannot be trained on" in e.value and "only one class" in e.value for e in at.error)
+    assert not at.get("form")

@@ -393,7 +393,7 @@ def test_a_dask_worker_stopped_mid_task_is_replaced_and_the_sweep_completes(tmp_
     train, test = load_dataset("digits", "train"), load_dataset("digits", "test")
     configs = grid_configs(TrainParams(epochs=40, batch_size=50), parse_grid(["hidden=16,32,48,64"]))
     killed = []
-    with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None) as cluster, \
+    with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=":0") as cluster, \
             Client(cluster) as client:
         pids = list(client.run(os.getpid).values())
 

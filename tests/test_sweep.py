@@ -91,7 +91,7 @@ def test_a_dask_local_cluster_gives_the_same_runs(loky_sweep, digits_train, tmp_
     from dask.distributed import Client, LocalCluster
 
     configs, test, loky_record, _ = loky_sweep
-    with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None) as cluster, \
+    with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=":0") as cluster, \
             Client(cluster) as client:
         record = run_sweep(configs, digits_train, test, RunStore(tmp_path / "runs"), cluster=cluster.scheduler_address,
                            client=client)

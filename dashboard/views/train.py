@@ -12,9 +12,11 @@ state and the URL so they survive page switches and reloads.
 
 from __future__ import annotations
 
+import os
 import time
 from collections.abc import Sequence
 
+import numpy as np
 import pandas as pd
 import streamlit as st
 
@@ -27,9 +29,11 @@ from dashboard.lab.runs import RunStore
 from dashboard.lab.shared import share_splits
 from dashboard.lab.sweep import grid_configs, load_sweeps, parse_grid, random_configs, ranking
 from dashboard.lab.sweep_figures import sweep_figure
-from dashboard.lab.training import EpochReport, estimate_seconds
+from dashboard.lab.training import EpochReport, check_trainable, estimate_seconds
 
 REFRESH_SECONDS = 1.0
+PANEL_REFRESH_SECONDS = 3.0  # the list of other jobs
+N_MISTAKES = 16
 # A worker's start (Python, numpy, scikit-learn imports; mapping the data) on the reference machine,
 # measured by benchmarks/bench_jobs.py; added to the estimate.
 WORKER_START_SECONDS = 3.0
@@ -53,6 +57,14 @@ K_HIDDEN, K_EPOCHS, K_SIZE, K_BATCH = KEYS["hidden"], KEYS["epochs"], KEYS["trai
 K_LR, K_VAL, K_KEEP, K_AVERAGE, K_MODEL = (KEYS["learning_rate"], KEYS["val_fraction"], KEYS["keep_best"],
                                           KEYS["average_last"], KEYS["model"])
 Q_PRESET, Q_JOB, Q_FIELD = "train_preset", "train_job", "tp_"
+
+
+def busy_factor() -> float:
+    """How much slower than idle a job runs now: the 1-minute load average per core, at least 1."""
+    try:
+        return max(1.0, os.getloadavg()[0] / (os.cpu_count() or 1))
+    except OSError:
+        return 1.0
 
 
 def queue() -> jobs.JobQueue:
@@ -273,8 +285,8 @@ def _live(job_id: str) -> None:
     elapsed = (info.ended or now) - (info.started or now)
     eta = _steady_eta(job_id, eta_seconds(info, history, now, st.session_state.get("train_estimate")), now)
     left = "" if eta is None else (", finishing…" if eta < 1 else f", about {eta:.0f} s left")
-    what = info.message or info.state.value
-    st.progress(min(1.0, info.fraction), text=shell.plain(f"{info.title}: {info.state.value} — {what}, {elapsed:.0f} s{left}"))
+    what = info.message or "waiting for a free worker"
+    st.progress(min(1.0, info.fraction), text=shell.plain(f"{info.state.value}: {what}, {elapsed:.0f} s{left}"))
     if not info.finished:
         st.button("Stop after this epoch", key=K_STOP, on_click=queue().stop, args=(job_id,))
     if history:
@@ -298,21 +310,25 @@ def _live(job_id: str) -> None:
 
 
 def _jobs_panel(watched: str | None) -> None:
-    """Every job of this server that has not finished, with Watch and Stop; the recent ones to reopen."""
+    """Every other job of this server that has not finished, with Watch and Stop; the recent ones to reopen.
+
+    A fragment: it re-reads the queue every few seconds while some job is active.
+    """
     try:
         all_jobs = [j for j in queue().list() if j.kind in ("train", "sweep")]
     except OSError as exc:
         st.warning(f"The job list cannot be read: {exc}")
         return
-    active = [j for j in all_jobs if not j.finished]
+    active = [j for j in all_jobs if not j.finished and j.id != watched]
     if active:
         st.markdown("**Running and queued jobs on this server**")
     for j in active:
         c1, c2, c3 = st.columns([6, 1, 1])
         c1.progress(min(1.0, j.fraction), text=f"{shell.plain(j.title)} ({j.kind}): {j.state.value} — "
                                                f"{shell.plain(j.message or '')}")
-        if j.kind == "train":
-            c2.button("Watch", key=f"watch_{j.id}", on_click=_watch, args=(j.id,), disabled=j.id == watched)
+        if j.kind == "train" and c2.button("Watch", key=f"watch_{j.id}"):
+            _watch(j.id)
+            st.rerun(scope="app")  # the panel is a fragment: the whole page must draw the watched job
         c3.button("Stop", key=f"stop_{j.id}", on_click=queue().stop, args=(j.id,))
     done = [j for j in all_jobs if j.finished and j.kind == "train"][:10]
     if done:
@@ -321,7 +337,9 @@ def _jobs_panel(watched: str | None) -> None:
                 c1, c2 = st.columns([7, 1])
                 acc = (j.result or {}).get("test_accuracy")
                 c1.write(f"{shell.plain(j.title)}: {j.state.value}" + (f", test accuracy {acc:.4f}" if acc else ""))
-                c2.button("Open", key=f"open_{j.id}", on_click=_watch, args=(j.id,), disabled=j.id == watched)
+                if c2.button("Open", key=f"open_{j.id}", disabled=j.id == watched):
+                    _watch(j.id)
+                    st.rerun(scope="app")
 
 
 def _results(info: JobInfo) -> None:
@@ -339,8 +357,13 @@ def _results(info: JobInfo) -> None:
                    "(killed, crashed, or the machine restarted). Its curves are kept above; no model was saved.")
         return
     result = info.result or {}
-    if result.get("stopped"):
-        st.info(f"Stopped by you after epoch {result.get('epochs_run')}; the model is kept.")
+    try:
+        from dashboard.views.results import show_run
+    except ImportError:  # the results view arrives from another branch; until then, a summary
+        show_run = None
+    if result.get("stopped") and (show_run is None or not result.get("run_id")):  # show_run says it itself
+        planned = info.data.get("epochs") or info.params.get("train", {}).get("epochs")
+        st.info(f"Stopped by you after epoch {result.get('epochs_run')} of {planned}; the model is kept.")
     if not result.get("run_id"):
         if result.get("save_error"):
             st.error(f"Not saved: {result['save_error']}")
@@ -350,17 +373,35 @@ def _results(info: JobInfo) -> None:
     except DashboardError as exc:
         st.error(f"The run {result['run_id']} cannot be opened: {exc}")
         return
-    try:
-        from dashboard.views.results import show_run
-    except ImportError:  # the results view arrives from another branch; until then, a summary
-        show_run = None
     if show_run is not None:
+        st.caption(f"Saved as run `{run.run_id}` ({run.info['timing']['total']:.1f} s); the Runs page lists it.")
         show_run(run, key="train_result")
         return
     st.subheader("Test result")
     st.metric("Test accuracy", f"{run.test_accuracy:.4f}")
     st.caption(kept_text(run.history, run.kept_epoch, run.params.keep_best, result.get("averaged_epochs", 0)))
-    st.caption(f"Saved as run `{run.run_id}`; the Runs page shows it in full.")
+    st.caption(f"Saved as run `{run.run_id}` ({run.info['timing']['total']:.1f} s); the Runs page shows it in full.")
+    _mistakes(run)
+
+
+def _mistakes(run) -> None:
+    """The most confident test mistakes of a run (when the current dataset is the run's)."""
+    try:
+        _, test = shell.train_test()
+        preds, proba = RunStore(shell.runs_dir()).load_test_outputs(run.run_id)
+    except DashboardError:
+        return
+    if len(preds) != len(test) or proba.shape[1] != test.n_classes:
+        return
+    labels, names = test.labels, test.class_names
+    wrong = np.flatnonzero(preds != labels)
+    worst = wrong[np.argsort(proba[wrong, preds[wrong]])[::-1][:N_MISTAKES]]
+    st.markdown("**Most confident mistakes**")
+    if len(worst):
+        st.image([np.asarray(test.images[i]) for i in worst], width=84, caption=[
+            shell.plain(f"#{i} {names[labels[i]]}→{names[preds[i]]} {proba[i].max():.2f}") for i in worst])
+    else:
+        st.caption("No mistakes.")
 
 
 def kept_text(history: Sequence[EpochReport], kept_epoch: int, keep_best: bool, averaged_epochs: int = 0) -> str:
@@ -451,6 +492,11 @@ def page() -> None:
     except DashboardError as exc:  # e.g. an upload too small to hold out a test split
         st.error(shell.plain(f"This dataset cannot be trained on: {exc}"))
         return
+    try:  # one class, a class with a single sample: refused up front, not in the worker
+        check_trainable(train)
+    except ParameterError as exc:
+        st.error(shell.plain(f"This dataset cannot be trained on: {str(exc).removeprefix('dataset: ')}"))
+        return
     _restore(len(train), train.n_classes)
     info = _current_job()
     running = info is not None and not info.finished
@@ -462,10 +508,13 @@ def page() -> None:
         if params is not None:
             try:
                 params.validate(len(train), train.n_classes)
-                est = WORKER_START_SECONDS + estimate_seconds(params, len(train), train.n_features, train.n_classes)
-                state["train_estimate"] = est
-                st.caption(f"Estimated time: about {est:.0f} s (measured on 2 shared cores; more when the "
-                           "machine is busy).")
+                idle = WORKER_START_SECONDS + estimate_seconds(params, len(train), train.n_features, train.n_classes)
+                busy = busy_factor()
+                state["train_estimate"] = est = idle * busy
+                text = f"Estimated time: about {est:.0f} s"
+                if busy > 1.2:  # bench_jobs: quick took 22 s at load 17.8 on 2 cores, 3.6 s estimated idle
+                    text += f" at the machine's current load ({idle:.0f} s on an idle machine)"
+                st.caption(text + ".")
             except ParameterError as exc:
                 st.error(describe_error(exc, "form"))
                 params = None
@@ -482,11 +531,13 @@ def page() -> None:
     with tab_sweep:
         _sweep_tab(params, train, test)
     st.divider()
-    _jobs_panel(info.id if info else None)
+    with st.container(key="train_jobs"):
+        st.fragment(_jobs_panel, run_every=PANEL_REFRESH_SECONDS)(info.id if info else None)
     if info is None:
         return
     st.subheader(info.title)
-    st.fragment(_live, run_every=REFRESH_SECONDS if running else None)(info.id)
+    with st.container(key="train_live"):
+        st.fragment(_live, run_every=REFRESH_SECONDS if running else None)(info.id)
     info = queue().get(info.id)
     if info.finished:
         _results(info)

@@ -1,17 +1,20 @@
-"""Fault: the server is SIGKILLed in the middle of a training run, then restarted.
+"""Fault: the server is SIGKILLed while a training job runs, then restarted.
 
-Every run that had finished loads (record, model, test outputs), the Runs page
-lists it without a warning or an exception, and the interrupted run is absent
-(a run is written to a hidden temporary folder and renamed into place only when
-complete) or, if a later version records it, marked interrupted.
+Training runs in a worker process of the job queue, in its own session, so it
+survives the server. Every run that had finished loads; after the restart a new
+tab lists the running job, a real click on Watch shows its live progress and a
+real click on Stop ends it with its model saved.
 """
 
 from __future__ import annotations
 
+import os
 import re
+import signal
 
 from playwright.sync_api import expect
 
+from dashboard.lab import jobs
 from dashboard.lab.runs import RunStore
 from tests.browser.helpers import StreamlitServer, goto_app, wait_idle
 from tests.browser.test_e2e import FRESH, choose, set_number
@@ -27,10 +30,12 @@ def _start_training(page, epochs: int, train_size: int) -> None:
     page.locator(f".st-key-train_start{FRESH} button").click()
 
 
-def test_sigkill_mid_training_keeps_finished_runs(shared_data, tmp_path, page):
+def test_sigkill_of_the_server_leaves_the_job_running_and_visible_after_restart(shared_data, tmp_path, page):
     runs_dir = tmp_path / "runs"
+    queue_dir = tmp_path / "jobs"  # beside the runs folder: the server's default
     server = StreamlitServer(runs_dir, tmp_path / "cache", shared_data, log=tmp_path / "streamlit.log")
     server.start()
+    restarted = None
     try:
         # 1. One run to the end.
         goto_app(page, server.url, "train")
@@ -39,41 +44,44 @@ def test_sigkill_mid_training_keeps_finished_runs(shared_data, tmp_path, page):
         expect(saved).to_be_visible(timeout=120_000)
         finished_id = re.search(r"Saved as run (\S+) \(", saved.inner_text()).group(1)
 
-        # 2. A long one, killed once at least one epoch is done.
+        # 2. A long one; the server is killed once an epoch is done.
         goto_app(page, server.url, "train")
-        _start_training(page, epochs=500, train_size=3000)
-        expect(page.locator('[data-testid="stProgress"]')).to_contain_text(
-            re.compile(r"running: epoch [1-9]\d* of 500"), timeout=120_000
+        _start_training(page, epochs=1000, train_size=3000)
+        expect(page.locator('.st-key-train_live [data-testid="stProgress"]')).to_contain_text(
+            re.compile(r"running: epoch [1-9]\d* of 1000"), timeout=120_000
         )
         server.kill()
         assert server.proc.returncode == -9
+        q = jobs.JobQueue(queue_dir)
+        (running,) = [j for j in q.list() if not j.finished]
+        assert running.state is jobs.JobState.RUNNING  # the worker outlived the server
+
+        store = RunStore(runs_dir)
+        listing = store.list()
+        assert listing.problems == [] and [r.run_id for r in listing.runs] == [finished_id]
+        store.load_model(finished_id)
+
+        # 3. Restart; a new tab with no job in its URL lists the running job: Watch, then Stop.
+        restarted = StreamlitServer(runs_dir, tmp_path / "cache", shared_data, log=tmp_path / "streamlit2.log")
+        restarted.start()
+        goto_app(page, restarted.url, "train")
+        page.locator(f".st-key-watch_{running.id}{FRESH} button").click()
+        expect(page.locator('.st-key-train_live [data-testid="stProgress"]')).to_contain_text(
+            re.compile(r"running: epoch \d+ of 1000"), timeout=60_000)
+        expect(page.locator(f".st-key-train_start{FRESH} button")).to_be_disabled()
+        page.locator(f".st-key-train_stop{FRESH} button").click()
+        expect(page.get_by_text(re.compile(r"Stopped by you after epoch \d+ of 1000"))).to_be_visible(timeout=120_000)
+        expect(page.locator('[data-testid="stException"]')).to_have_count(0)
+        info = q.get(running.id)
+        assert info.state is jobs.JobState.STOPPED
+        run = store.get(info.result["run_id"])
+        assert run.info["status"] == "stopped" and 1 <= len(run.history) < 1000
+        store.load_model(run.run_id)
     finally:
         server.stop()
-
-    on_disk = sorted(p.name for p in runs_dir.iterdir())
-    visible = [n for n in on_disk if not n.startswith(".")]
-    store = RunStore(runs_dir)
-    listing = store.list()
-    assert listing.problems == []
-    for run in listing.runs:  # every run folder loads completely
-        store.load_model(run.run_id)
-        preds, proba = store.load_test_outputs(run.run_id)
-        assert len(preds) == len(proba) == 10_000
-    ids = {r.run_id: r for r in listing.runs}
-    assert finished_id in ids and ids[finished_id].info["status"] == "completed"
-    assert set(visible) == set(ids), on_disk
-    for run_id, run in ids.items():  # the killed run: absent, or marked as interrupted
-        if run_id != finished_id:
-            assert run.info.get("status") == "interrupted", (run_id, run.info.get("status"))
-
-    # 3. Restart on the same folder: the Runs page lists the finished run, no warning, no crash.
-    restarted = StreamlitServer(runs_dir, tmp_path / "cache", shared_data, log=tmp_path / "streamlit2.log")
-    restarted.start()
-    try:
-        goto_app(page, restarted.url, "runs")
-        expect(page.get_by_role("heading", name="Runs")).to_be_visible()
-        expect(page.locator('[data-testid="stDataFrame"]')).to_contain_text(finished_id, timeout=30_000)
-        expect(page.locator('[data-testid="stAlert"]')).to_have_count(0)
-        expect(page.locator('[data-testid="stException"]')).to_have_count(0)
-    finally:
-        restarted.stop()
+        if restarted is not None:
+            restarted.stop()
+        for claim in queue_dir.glob(f"*/{jobs.CLAIM_FILE}"):  # workers outlive servers: end ours
+            pid = (jobs.read_json(claim) or {}).get("pid")
+            if jobs.pid_alive(pid):
+                os.kill(pid, signal.SIGKILL)
