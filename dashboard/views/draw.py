@@ -38,6 +38,7 @@ K_RUN = "draw_run"
 K_LABEL = "draw_label"
 K_ROW, K_COL = "draw_row", "draw_col"
 K_NOTICE = "draw_notice"
+K_APP_RERUN = "draw_app_rerun"
 NO_RUN = ""
 
 
@@ -87,10 +88,12 @@ def _scratch(ds: Dataset) -> ScratchSet:
 def _add_to_scratch(ds: Dataset, image: np.ndarray) -> None:
     try:
         saved = _scratch(ds).add(image, int(st.session_state.get(K_LABEL, 0)))
-        st.session_state[K_NOTICE] = ("success", f"Added: the scratch set holds {len(saved):,} drawings.")
+        st.session_state[K_NOTICE] = ("success", f"Added: the scratch set holds {len(saved):,} drawing{'' if len(saved) == 1 else 's'}.")
         _clear()
     except DashboardError as exc:
         st.session_state[K_NOTICE] = ("error", f"Not added: {exc}")
+    # The notice and the scratch set's size sit outside the fragment this click reruns.
+    st.session_state[K_APP_RERUN] = True
 
 
 def _open_scratch(ds: Dataset) -> None:
@@ -119,6 +122,8 @@ def drawing_area(ds: Dataset, train: Dataset, run: Run | None) -> None:
     from streamlit_drawable_canvas import st_canvas
 
     state = st.session_state
+    if state.pop(K_APP_RERUN, False):
+        st.rerun(scope="app")
     h, w = ds.shape
     scale = shell.value_scale()
     left, right = st.columns([2, 3])
