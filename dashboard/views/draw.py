@@ -152,8 +152,7 @@ def drawing_area(ds: Dataset, train: Dataset, run: Run | None) -> None:
             probs = predict_images(model, image, ds.n_classes)[0]
             top = int(np.argmax(probs))
             st.text(f"strokes: {strokes} · prediction: {ds.class_names[top]} ({probs[top]:.1%})")
-            st.plotly_chart(probability_figure(probs, ds.class_names), key="draw_probs",
-                            config={"displayModeBar": False})
+        probs_area = st.container()
 
     r, c = int(state.get(K_ROW, h // 2)), int(state.get(K_COL, w // 2))
     r, c = min(r, h - 1), min(c, w - 1)
@@ -162,19 +161,23 @@ def drawing_area(ds: Dataset, train: Dataset, run: Run | None) -> None:
     value = frames.display_values(image[r : r + 1, c : c + 1], scale).item()
     st.text(f"pixel row {r}, column {c} → index {r}×{w}+{c} = {k}, value {value:g}")
     a, b = st.columns([2, 3])
-    with a:
-        st.markdown("**As a picture** (click a cell to follow that pixel)")
-        st.plotly_chart(
-            figures.heatmap_figure(image, value_scale=scale, colorscale=shell.colorscale(), pixel=(r, c)),
-            key="draw_heatmap", on_select=partial(_on_pixel_click, "draw_heatmap", ds.shape),
-            selection_mode="points", config={"displayModeBar": False},
-        )
+    # Sent in order of need: the numbers first, then the charts that follow every stroke less urgently.
     with b:
         st.markdown(f"**As a grid of numbers** ({h}×{w})")
         st.plotly_chart(
             figures.matrix_figure(image, value_scale=scale, pixel=(r, c)),
             key="draw_matrix", on_select=partial(_on_pixel_click, "draw_matrix", ds.shape),
             selection_mode="points", config={"displayModeBar": False}, theme=None,
+        )
+    if probs is not None:
+        probs_area.plotly_chart(probability_figure(probs, ds.class_names), key="draw_probs",
+                                config={"displayModeBar": False})
+    with a:
+        st.markdown("**As a picture** (click a cell to follow that pixel)")
+        st.plotly_chart(
+            figures.heatmap_figure(image, value_scale=scale, colorscale=shell.colorscale(), pixel=(r, c)),
+            key="draw_heatmap", on_select=partial(_on_pixel_click, "draw_heatmap", ds.shape),
+            selection_mode="points", config={"displayModeBar": False},
         )
     st.markdown(f"**As one row of {h * w} numbers** (dotted lines: the start of each image row)")
     st.plotly_chart(figures.vector_figure(image, value_scale=scale, index=k), key="draw_vector")
