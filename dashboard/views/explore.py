@@ -19,6 +19,7 @@ from dashboard.explore import browse
 from dashboard.explore import figures
 from dashboard.explore import frames
 from dashboard.explore import thumbnails
+from dashboard.views import model_overlay
 from dashboard.data.dataset import Dataset
 
 # Session-state keys (widgets are driven by these keys in the tests too).
@@ -125,7 +126,7 @@ def _on_pixel_click(chart_key: str) -> None:
 
 
 @st.fragment
-def browser(table_area) -> None:
+def browser(table_area, overlay: model_overlay.Overlay | None = None) -> None:
     """Filter, page controls, thumbnail grid; the page table goes into ``table_area``."""
     state = st.session_state
     if state.pop(K_APP_RERUN, False):
@@ -142,6 +143,8 @@ def browser(table_area) -> None:
     right.selectbox("Per page", browse.PAGE_SIZES, key=K_SIZE)
     size = int(state[K_SIZE])
     indices = _filtered(ds)
+    if overlay is not None:
+        indices = model_overlay.filter_and_sort(ds, overlay, indices, on_change=partial(_go_to, 0))
     wanted = state.get(K_PAGE, 0)
     if state.pop(K_RANDOM, False):
         wanted = browse.random_page(len(indices), size, np.random.default_rng())
@@ -168,7 +171,8 @@ def browser(table_area) -> None:
     if len(page.indices):
         fig = thumbnails.grid_figure(
             ds.images, ds.labels, ds.class_names, page.indices, cols=GRID_COLS, selected_sample=sample
-        )
+        ) if overlay is None else model_overlay.grid_figure(
+            ds, overlay, page.indices, cols=GRID_COLS, selected_sample=sample)
         st.plotly_chart(
             fig, key=K_GRID, on_select=_on_grid_click, selection_mode="points",
             config={"displayModeBar": False}, theme=None,
@@ -223,7 +227,7 @@ def _page_table(
 # --- the inspect views ---------------------------------------------------------------
 
 
-def _inspect(ds: Dataset) -> None:
+def _inspect(ds: Dataset, overlay: model_overlay.Overlay | None = None) -> None:
     state = st.session_state
     h, w = ds.shape
     scale = shell.value_scale()
@@ -268,6 +272,8 @@ def _inspect(ds: Dataset) -> None:
     st.plotly_chart(figures.vector_figure(image, value_scale=scale, index=k), key="explore_vector")
     with st.expander("The vector as text (copy it)"):
         st.code(frames.vector_text(image, scale), language=None, wrap_lines=True)
+    if overlay is not None:
+        model_overlay.inspector(ds, overlay, sample)
 
 
 def page() -> None:
@@ -276,10 +282,11 @@ def page() -> None:
     _reset_if_new(ds)
     st.title("Explore")
     st.text(ds.describe())
+    overlay = model_overlay.choose(ds, on_change=partial(_go_to, 0))
     browse_area = st.container()
     inspect_area = st.container()
     table_area = st.container()
     with inspect_area:
-        _inspect(ds)
+        _inspect(ds, overlay)
     with browse_area:
-        browser(table_area)
+        browser(table_area, overlay)
