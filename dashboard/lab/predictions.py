@@ -19,6 +19,7 @@ import secrets
 from collections import OrderedDict
 from collections.abc import Collection
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 
 import numpy as np
@@ -45,6 +46,9 @@ def default_cache_root() -> Path:
 class Predictions:
     """A model's outputs on every sample of one split.
 
+    The derived arrays (predicted, confidence, loss, wrong) are computed once,
+    on first use: a page change reads them many times.
+
     Attributes
     ----------
     probabilities : ndarray of float32, shape (n, n_classes)
@@ -56,23 +60,23 @@ class Predictions:
     probabilities: np.ndarray
     labels: np.ndarray
 
-    @property
+    @cached_property
     def predicted(self) -> np.ndarray:
         """Predicted class of each sample (the most probable)."""
         return self.probabilities.argmax(axis=1)
 
-    @property
+    @cached_property
     def confidence(self) -> np.ndarray:
         """Probability of the predicted class, float32 in 0-1."""
         return self.probabilities.max(axis=1)
 
-    @property
+    @cached_property
     def loss(self) -> np.ndarray:
         """``-log p(true label)`` of each sample, float32."""
         p = self.probabilities[np.arange(len(self.labels)), self.labels]
         return -np.log(np.clip(p, _EPS, 1.0)).astype(np.float32)
 
-    @property
+    @cached_property
     def wrong(self) -> np.ndarray:
         """Boolean mask of misclassified samples."""
         return self.predicted != self.labels
@@ -302,7 +306,9 @@ def filter_counts(preds: Predictions, indices: np.ndarray | None = None, bins: i
     wrong = int(np.count_nonzero(preds.wrong[idx]))
     per_pred = np.bincount(preds.predicted[idx], minlength=preds.probabilities.shape[1])
     edges = np.linspace(0.0, 1.0, bins + 1)
-    per_conf, _ = np.histogram(preds.confidence[idx], bins=edges)
+    # Equal-width bins: a bincount of the bin number is ~10x faster than np.histogram.
+    which = np.minimum((preds.confidence[idx] * bins).astype(np.int64), bins - 1)
+    per_conf = np.bincount(which, minlength=bins)
     return FilterCounts(len(idx) - wrong, wrong, per_pred, edges, per_conf)
 
 

@@ -99,3 +99,52 @@ def test_scratch_set_keeps_drawings_and_opens_as_a_dataset(draw_server, page):
     with np.load(files[0], allow_pickle=False) as npz:
         assert list(npz["labels"]) == [1, 0] and npz["images"].shape == (2, 28, 28)
     assert not page.js_errors, page.js_errors
+
+
+# --- Explore through the same run ------------------------------------------------------
+
+FRESH = ":not([data-stale=true])"
+
+
+def _grid_traces(page) -> list[dict]:
+    page.wait_for_function(
+        "() => { const gd = document.querySelector('.st-key-explore_grid:not([data-stale=true]) .js-plotly-plot');"
+        " return gd && gd._fullData && gd._fullData.some(t => t.name === 'predictions'); }")
+    return page.evaluate(
+        """() => document.querySelector('.st-key-explore_grid:not([data-stale=true]) .js-plotly-plot')
+            ._fullData.map(t => ({name: t.name, text: t.text ? Array.from(t.text) : null,
+                                  customdata: t.customdata ? Array.from(t.customdata) : null}))""")
+
+
+def test_explore_badges_and_misclassified_filter(draw_server, page, mnist_test):
+    """The run from a link (?run=), on the test split: badges = saved predictions; the
+    misclassified filter, chosen with real clicks, counts the confusion matrix' off-diagonal."""
+    from dashboard.lab.runs import RunStore
+
+    run = draw_server.run
+    saved_pred, saved_proba = RunStore(draw_server.runs_dir).load_test_outputs(run.run_id)
+    goto_app(page, draw_server.url, f"?run={run.run_id}")
+    page.locator('[data-testid="stSidebar"] label').filter(has_text=re.compile(r"^test$")).click()
+    expect(page.get_by_text(re.compile(r"^showing 1–48 of 10,000 images"))).to_be_visible(timeout=60_000)
+    traces = _grid_traces(page)
+    samples = [int(v[0] if isinstance(v, list) else v) for v in traces[1]["customdata"]]
+    (badges,) = [t["text"] for t in traces if t["name"] == "predictions"]
+    assert samples == list(range(48))
+    for i, badge in zip(samples, badges):
+        wrong = saved_pred[i] != mnist_test.labels[i]
+        assert badge == f"{'✗ ' if wrong else ''}{saved_pred[i]} {saved_proba[i].max():.0%}", (i, badge)
+    assert f"run={run.run_id}" in page.url  # the run is in the URL
+
+    confusion = np.asarray(run.info["metrics"]["test_confusion"])
+    off_diagonal = int(confusion.sum() - np.trace(confusion))
+    page.locator(f".st-key-explore_mis{FRESH} [role=combobox]").click()
+    page.get_by_role("option", name=f"misclassified ({off_diagonal:,})", exact=True).click()
+    expect(page.get_by_text(re.compile(rf"^showing 1–48 of {off_diagonal:,} images"))).to_be_visible(timeout=30_000)
+    wait_idle(page)
+    badges = [t["text"] for t in _grid_traces(page) if t["name"] == "predictions"][0]
+    assert all(b.startswith("✗ ") for b in badges)
+    # The inspector shows the run's probabilities and first layer.
+    expect(page.locator(".st-key-explore_probs .js-plotly-plot")).to_be_visible()
+    expect(page.locator(".st-key-explore_units .js-plotly-plot")).to_be_visible()
+    assert not page.js_errors, page.js_errors
+    expect(page.locator('[data-testid="stException"]')).to_have_count(0)
