@@ -45,9 +45,13 @@ def _with_run(at: AppTest, run_id: str) -> AppTest:
 
 
 def _badges(at: AppTest) -> list[str]:
+    """The badge of each tile, in grid order (right and wrong ones are two traces)."""
     data = chart(at, ex.K_GRID)["data"]
-    (trace,) = [t for t in data if t.get("name") == "predictions"]
-    return list(trace["text"])
+    by_sample = {}
+    for t in data:
+        if t.get("name") in ("predictions", "wrong predictions"):
+            by_sample.update(zip(arr(t["customdata"]).tolist(), t["text"]))
+    return [by_sample[i] for i in grid_samples(at)]
 
 
 def test_badges_agree_with_the_saved_predictions(at, saved_run, mnist_test):
@@ -119,8 +123,8 @@ def test_run_in_the_url_is_restored(saved_run, tmp_path, monkeypatch):
     app.run()
     assert not app.exception, app.exception
     assert app.session_state[mo.K_RUN] == run.run_id
-    assert any(t.get("name") == "predictions" for t in chart(app, ex.K_GRID)["data"])
+    assert _badges(app)
     # Choosing none removes it from the URL and the badges from the grid.
     app.selectbox(key=mo.K_RUN).set_value("").run()
     assert mo.URL_RUN not in app.query_params
-    assert not any(t.get("name") == "predictions" for t in chart(app, ex.K_GRID)["data"])
+    assert not any("predictions" in str(t.get("name")) for t in chart(app, ex.K_GRID)["data"])

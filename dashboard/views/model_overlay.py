@@ -180,9 +180,10 @@ def grid_figure(ds: Dataset, overlay: Overlay, indices: np.ndarray, *, cols: int
     """Explore's thumbnail grid with a prediction badge on each tile.
 
     The grid is :func:`dashboard.explore.thumbnails.grid_figure` unchanged (its
-    trace 1 still takes the clicks); one text trace is added: the predicted
-    label and confidence in the tile's top-left corner, green when right, red
-    with a ✗ when wrong. The hover text gains the prediction.
+    trace 1 still takes the clicks); two text traces are added, ``predictions``
+    (right, green) and ``wrong predictions`` (red, with a ✗): the predicted
+    label and confidence in each tile's top-left corner, their ``customdata``
+    the samples. The hover text gains the prediction.
     """
     idx = np.asarray(indices, dtype=np.int64)
     fig = thumbnails.grid_figure(ds.images, ds.labels, ds.class_names, idx, cols=cols,
@@ -197,11 +198,14 @@ def grid_figure(ds: Dataset, overlay: Overlay, indices: np.ndarray, *, cols: int
     origins = layout.origins()
     names = [thumbnails.plotly_plain(ds.class_names[p]) for p in pred.tolist()]
     badges = [f"{'✗ ' if w else ''}{n} {c:.0%}" for n, c, w in zip(names, conf.tolist(), wrong.tolist())]
-    fig.add_trace(go.Scatter(
-        x=origins[:, 1] + 1, y=origins[:, 0] + 1, mode="text", text=badges, textposition="bottom right",
-        textfont={"size": 10, "color": np.where(wrong, WRONG_COLOUR, RIGHT_COLOUR).tolist()},
-        hoverinfo="skip", showlegend=False, name="predictions",
-    ))
+    # One trace per colour: a per-point colour array costs plotly a validation per point.
+    for mask, colour, name in ((~wrong, RIGHT_COLOUR, "predictions"), (wrong, WRONG_COLOUR, "wrong predictions")):
+        at = np.flatnonzero(mask)
+        fig.add_trace(go.Scatter(
+            x=origins[at, 1] + 1, y=origins[at, 0] + 1, mode="text", text=[badges[i] for i in at],
+            textposition="bottom right", textfont={"size": 10, "color": colour},
+            hoverinfo="skip", showlegend=False, name=name, customdata=idx[at],
+        ))
     hover = fig.data[1].hovertext
     fig.data[1].hovertext = [
         f"{h} · predicted {thumbnails.plotly_plain(ds.class_names[p])} ({c:.1%})"

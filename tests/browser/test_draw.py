@@ -109,11 +109,22 @@ FRESH = ":not([data-stale=true])"
 def _grid_traces(page) -> list[dict]:
     page.wait_for_function(
         "() => { const gd = document.querySelector('.st-key-explore_grid:not([data-stale=true]) .js-plotly-plot');"
-        " return gd && gd._fullData && gd._fullData.some(t => t.name === 'predictions'); }")
+        " return gd && gd._fullData && gd._fullData.some(t => t.name && t.name.endsWith('predictions')); }")
     return page.evaluate(
         """() => document.querySelector('.st-key-explore_grid:not([data-stale=true]) .js-plotly-plot')
             ._fullData.map(t => ({name: t.name, text: t.text ? Array.from(t.text) : null,
                                   customdata: t.customdata ? Array.from(t.customdata) : null}))""")
+
+
+def _badges(page) -> tuple[list[int], list[str]]:
+    """Grid samples in order, and the badge of each (right and wrong ones are two traces)."""
+    traces = _grid_traces(page)
+    samples = [int(v[0] if isinstance(v, list) else v) for v in traces[1]["customdata"]]
+    by_sample = {}
+    for t in traces:
+        if t["name"] in ("predictions", "wrong predictions"):
+            by_sample.update(zip((int(v) for v in t["customdata"]), t["text"]))
+    return samples, [by_sample[i] for i in samples]
 
 
 def test_explore_badges_and_misclassified_filter(draw_server, page, mnist_test):
@@ -126,9 +137,7 @@ def test_explore_badges_and_misclassified_filter(draw_server, page, mnist_test):
     goto_app(page, draw_server.url, f"?run={run.run_id}")
     page.locator('[data-testid="stSidebar"] label').filter(has_text=re.compile(r"^test$")).click()
     expect(page.get_by_text(re.compile(r"^showing 1–48 of 10,000 images"))).to_be_visible(timeout=60_000)
-    traces = _grid_traces(page)
-    samples = [int(v[0] if isinstance(v, list) else v) for v in traces[1]["customdata"]]
-    (badges,) = [t["text"] for t in traces if t["name"] == "predictions"]
+    samples, badges = _badges(page)
     assert samples == list(range(48))
     for i, badge in zip(samples, badges):
         wrong = saved_pred[i] != mnist_test.labels[i]
@@ -141,7 +150,7 @@ def test_explore_badges_and_misclassified_filter(draw_server, page, mnist_test):
     page.get_by_role("option", name=f"misclassified ({off_diagonal:,})", exact=True).click()
     expect(page.get_by_text(re.compile(rf"^showing 1–48 of {off_diagonal:,} images"))).to_be_visible(timeout=30_000)
     wait_idle(page)
-    badges = [t["text"] for t in _grid_traces(page) if t["name"] == "predictions"][0]
+    _, badges = _badges(page)
     assert all(b.startswith("✗ ") for b in badges)
     # The inspector shows the run's probabilities and first layer.
     expect(page.locator(".st-key-explore_probs .js-plotly-plot")).to_be_visible()
