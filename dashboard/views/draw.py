@@ -67,7 +67,7 @@ def _run_title(runs: dict[str, Run], run_id: str) -> str:
     if run_id == NO_RUN:
         return "none"
     run = runs[run_id]
-    return f"{run_id} · test accuracy {run.test_accuracy:.2%}"
+    return f"{run.name} · {run_id}"
 
 
 def _clear() -> None:

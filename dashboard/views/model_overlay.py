@@ -8,8 +8,8 @@ Explore calls four functions and nothing else:
 * :func:`filter_and_sort` (in the fragment, after the class filter): the model
   filters (misclassified, predicted class, confidence range), the sort, and the
   counts per filter value; returns the indices to page through.
-* :func:`grid_figure`: the thumbnail grid with a badge on each tile (predicted
-  label and confidence; green when right, red and outlined when wrong).
+* :func:`add_badges`: a badge on each tile of the thumbnail grid (predicted
+  label and confidence; green when right, red with a ✗ when wrong).
 * :func:`inspector`: the inspected sample's class probabilities and the first
   layer's view of it.
 
@@ -18,7 +18,7 @@ All computing is in :mod:`dashboard.lab.predictions`; this module only draws.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import dataclass
 
 import numpy as np
@@ -26,6 +26,7 @@ import plotly.graph_objects as go
 import streamlit as st
 
 from dashboard import shell
+from dashboard import state as url_state
 from dashboard.data.dataset import Dataset
 from dashboard.errors import DashboardError
 from dashboard.explore import thumbnails
@@ -40,6 +41,7 @@ K_WRONG = "explore_mis"
 K_PRED = "explore_pred"
 K_CONF = "explore_conf"
 K_SORT = "explore_sort"
+K_NOTE = "explore_model_note"
 URL_RUN = "run"
 NO_RUN = ""
 WRONG_CHOICES = ("all", "misclassified", "correct")
@@ -62,25 +64,96 @@ def _run_title(runs: dict[str, Run], run_id: str) -> str:
     if run_id == NO_RUN:
         return "none"
     run = runs[run_id]
-    return f"{run_id} · test accuracy {run.test_accuracy:.2%}"
+    return f"{run.name} · {run_id}"
+
+
+# --- state: session + URL (``?run=&mis=&pred=&conf=&sort=``, via dashboard.state) ----------
+
+SCOPE = "model"
+URL_KEYS = (URL_RUN, "mis", "pred", "conf", "sort")
+K_KEPT = "explore_model_kept"  # the values, kept while Streamlit drops the widgets' keys
+
+
+def _encode(values: dict) -> dict[str, str]:
+    out: dict[str, str] = {}
+    if values.get(K_RUN):
+        out[URL_RUN] = str(values[K_RUN])
+    else:
+        return out
+    if values.get(K_WRONG, "all") != "all":
+        out["mis"] = str(values[K_WRONG])
+    if values.get(K_PRED):
+        out["pred"] = ",".join(str(int(c)) for c in values[K_PRED])
+    low, high = values.get(K_CONF, (0.0, 1.0))
+    if (low, high) != (0.0, 1.0):
+        out["conf"] = f"{low:g}-{high:g}"
+    if values.get(K_SORT, SORT_CHOICES[0]) != SORT_CHOICES[0]:
+        out["sort"] = str(SORT_CHOICES.index(values[K_SORT]))
+    return out
+
+
+def _decode(params: dict, runs: Collection[str], n_classes: int) -> dict:
+    """URL values to widget values; anything malformed or unknown is left out."""
+    out: dict = {}
+    run = params.get(URL_RUN)
+    if run not in runs:
+        return out
+    out[K_RUN] = run
+    if params.get("mis") in WRONG_CHOICES:
+        out[K_WRONG] = params["mis"]
+    pred = url_state.parse_int_list(params.get("pred", ""), 0, n_classes - 1, max_items=n_classes)
+    if pred:
+        out[K_PRED] = sorted(set(pred))
+    try:
+        low, high = (round(float(v) / 0.05) * 0.05 for v in str(params.get("conf", "")).split("-"))
+        if 0.0 <= low <= high <= 1.0:
+            out[K_CONF] = (round(low, 2), round(high, 2))
+    except ValueError:
+        pass
+    sort = url_state.parse_int(params.get("sort"), 0, len(SORT_CHOICES) - 1)
+    if sort is not None:
+        out[K_SORT] = SORT_CHOICES[sort]
+    return out
+
+
+def _restore(runs: Collection[str], ds: Dataset) -> None:
+    """Before the widgets: values from a link (reload, Back) or those kept while another page ran."""
+    state = st.session_state
+    news = url_state.url_news(SCOPE, URL_KEYS)
+    if news is not None:
+        for k in (K_RUN, K_WRONG, K_PRED, K_CONF, K_SORT):
+            state.pop(k, None)
+        wanted = _decode(news, runs, ds.n_classes)
+        if news.get(URL_RUN) and not wanted:
+            state[K_NOTE] = f"Run {news[URL_RUN]} (from the link) does not fit {ds.describe()}; no model shown."
+        state.update(wanted)
+    else:
+        for k, v in state.get(K_KEPT, {}).items():
+            state.setdefault(k, v)
+    if state.get(K_RUN) not in (NO_RUN, *runs):
+        state[K_RUN] = NO_RUN
+
+
+def _save() -> None:
+    state = st.session_state
+    kept = {k: state[k] for k in (K_RUN, K_WRONG, K_PRED, K_CONF, K_SORT) if k in state}
+    state[K_KEPT] = kept
+    url_state.write_url(SCOPE, URL_KEYS, _encode(kept))
 
 
 def _on_run() -> None:
-    run_id = st.session_state.get(K_RUN, NO_RUN)
-    if run_id:
-        st.query_params[URL_RUN] = run_id
-    else:
-        st.query_params.pop(URL_RUN, None)
-    for k in (K_WRONG, K_PRED, K_CONF, K_SORT):
+    for k in (K_WRONG, K_PRED, K_CONF, K_SORT):  # another model: its filters start afresh
         st.session_state.pop(k, None)
+    st.session_state.get(K_KEPT, {}).clear()
 
 
 def choose(ds: Dataset, on_change: Callable[[], None] | None = None) -> Overlay | None:
     """The run selectbox (runs whose model reads ``ds``); the chosen run's predictions on ``ds``.
 
-    The choice lives in session state and in the URL (``?run=``), so it survives
-    page switches, Back and reload. A run in the URL that does not fit the
-    dataset is dropped with a note.
+    The choice and the model filters live in session state and in the URL
+    (``?run=``, ``mis``, ``pred``, ``conf``, ``sort``), so they survive page
+    switches, Back and reload. A run in a link that does not fit the dataset
+    is dropped with a note.
 
     Parameters
     ----------
@@ -95,15 +168,10 @@ def choose(ds: Dataset, on_change: Callable[[], None] | None = None) -> Overlay 
     except DashboardError as exc:
         st.warning(shell.plain(f"Saved runs cannot be listed: {exc}"))
         return None
-    wanted = st.query_params.get(URL_RUN)
-    if K_RUN not in state and wanted:
-        if wanted in runs:
-            state[K_RUN] = wanted
-        else:
-            st.caption(shell.plain(f"Run {wanted} (from the link) does not fit {ds.describe()}; no model shown."))
-            st.query_params.pop(URL_RUN, None)
-    if state.get(K_RUN) not in (NO_RUN, *runs):
-        state[K_RUN] = NO_RUN
+    _restore(runs, ds)
+    note = state.pop(K_NOTE, None)
+    if note:
+        st.caption(shell.plain(note))
 
     def changed() -> None:
         _on_run()
@@ -115,9 +183,8 @@ def choose(ds: Dataset, on_change: Callable[[], None] | None = None) -> Overlay 
         format_func=lambda r: _run_title(runs, r),
         help="Each thumbnail then shows the run's predicted label and confidence; filter and sort by them.",
     )
-    if run_id != NO_RUN and st.query_params.get(URL_RUN) != run_id:
-        st.query_params[URL_RUN] = run_id
     if run_id == NO_RUN:
+        _save()
         return None
     try:
         with st.spinner("Predicting every sample with this run (once; kept on disk)…"):
@@ -156,7 +223,8 @@ def filter_and_sort(ds: Dataset, overlay: Overlay, indices: np.ndarray,
         format_func=lambda k: f"{ds.class_names[k]} ({int(counts.per_predicted[k]):,})",
         placeholder="any predicted class",
     )
-    c[2].slider("Confidence", 0.0, 1.0, value=(0.0, 1.0), step=0.05, key=K_CONF, on_change=on_change)
+    state.setdefault(K_CONF, (0.0, 1.0))  # set here, not as value=: the URL may have set it
+    c[2].slider("Confidence", 0.0, 1.0, step=0.05, key=K_CONF, on_change=on_change)
     c[3].selectbox("Sort", SORT_CHOICES, key=K_SORT, on_change=on_change)
     hist = " · ".join(f"{lo:.1f}–{hi:.1f}: {n:,}" for lo, hi, n in zip(
         counts.confidence_edges[:-1], counts.confidence_edges[1:], counts.per_confidence) if n)
@@ -172,30 +240,28 @@ def filter_and_sort(ds: Dataset, overlay: Overlay, indices: np.ndarray,
     if order != SORT_CHOICES[0]:
         by = "confidence" if order.startswith("confidence") else "loss"
         kept = P.sort_indices(kept, preds, by, descending=order.endswith("highest first"))
+    _save()
     return kept
 
 
-def grid_figure(ds: Dataset, overlay: Overlay, indices: np.ndarray, *, cols: int,
-                selected_sample: int | None) -> go.Figure:
-    """Explore's thumbnail grid with a prediction badge on each tile.
+def add_badges(fig: go.Figure, ds: Dataset, overlay: Overlay, indices: np.ndarray, *, cols: int) -> go.Figure:
+    """Put a prediction badge on each tile of Explore's thumbnail grid (in place; returned too).
 
-    The grid is :func:`dashboard.explore.thumbnails.grid_figure` unchanged (its
-    trace 1 still takes the clicks); two text traces are added, ``predictions``
-    (right, green) and ``wrong predictions`` (red, with a ✗): the predicted
-    label and confidence in each tile's top-left corner, their ``customdata``
-    the samples. The hover text gains the prediction.
+    ``fig`` is the grid as :func:`dashboard.explore.thumbnails.tiles_figure`
+    made it, with ``cols`` tiles per row; its trace 1 still takes the clicks.
+    Two text traces are added, ``predictions`` (right, green) and ``wrong
+    predictions`` (red, with a ✗): the predicted label and confidence in each
+    tile's top-left corner, their ``customdata`` the samples. The hover text
+    gains the prediction.
     """
     idx = np.asarray(indices, dtype=np.int64)
-    fig = thumbnails.grid_figure(ds.images, ds.labels, ds.class_names, idx, cols=cols,
-                                 selected_sample=selected_sample)
     if not len(idx):
         return fig
     preds = overlay.preds
     pred = preds.predicted[idx]
     conf = preds.confidence[idx]
     wrong = pred != ds.labels[idx]
-    layout = thumbnails.grid_layout(len(idx), ds.shape, cols=cols)
-    origins = layout.origins()
+    origins = thumbnails.grid_layout(len(idx), ds.shape, cols=cols).origins()
     names = [thumbnails.plotly_plain(ds.class_names[p]) for p in pred.tolist()]
     badges = [f"{'✗ ' if w else ''}{n} {c:.0%}" for n, c, w in zip(names, conf.tolist(), wrong.tolist())]
     # One trace per colour: a per-point colour array costs plotly a validation per point.
