@@ -128,3 +128,23 @@ def test_run_in_the_url_is_restored(saved_run, tmp_path, monkeypatch):
     app.selectbox(key=mo.K_RUN).set_value("").run()
     assert mo.URL_RUN not in app.query_params
     assert not any("predictions" in str(t.get("name")) for t in chart(app, ex.K_GRID)["data"])
+
+
+def test_model_filters_from_a_link(saved_run, tmp_path, monkeypatch, mnist_test):
+    root, run = saved_run
+    monkeypatch.setenv("DASHBOARD_RUNS_DIR", str(root))
+    monkeypatch.setenv("DASHBOARD_CACHE_DIR", str(tmp_path / "cache"))
+    app = AppTest.from_file(APP, default_timeout=120)
+    app.query_params.update({"split": "test", mo.URL_RUN: run.run_id, "mis": "misclassified", "pred": "3",
+                             "sort": "3"})
+    app.run()
+    assert not app.exception, app.exception
+    saved_pred, saved_proba = RunStore(root).load_test_outputs(run.run_id)
+    wrong3 = (saved_pred != mnist_test.labels) & (saved_pred == 3)
+    assert showing(app)[2] == int(wrong3.sum())
+    assert app.session_state[mo.K_SORT] == "loss, highest first"
+    # A malformed or foreign link is ignored, not an error.
+    bad = AppTest.from_file(APP, default_timeout=120)
+    bad.query_params.update({mo.URL_RUN: "no-such-run", "mis": "<b>", "conf": "x-y"})
+    bad.run()
+    assert not bad.exception and bad.session_state[mo.K_RUN] == ""
