@@ -228,6 +228,8 @@ def page() -> None:
         c[1].caption("No saved run fits this dataset yet: train one on the Train page.")
     run = runs.get(run_id)
     try:
+        # Built on opening the page (seconds, once per set), not on the first stroke.
+        _nearest_index(f"{train.name}|{train.split}|{train.checksum}", train.images)
         drawing_area(ds, train, run)
     except DashboardError as exc:
         st.error(shell.plain(f"The drawing could not be shown: {exc}"))

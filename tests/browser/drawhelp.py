@@ -49,11 +49,11 @@ def wait_strokes(page, n: int, timeout: float = 30_000) -> str:
     return loc.inner_text()
 
 
-def matrix_values(page) -> list[list[float]]:
+def matrix_values(page, timeout: float = 90_000) -> list[list[float]]:
     """The numbers the matrix view shows (trace 0's z), row 0 at the top."""
     page.wait_for_function(
         "() => { const gd = document.querySelector('.st-key-draw_matrix:not([data-stale=true]) .js-plotly-plot');"
-        " return gd && gd._fullData && gd._fullData.length > 0; }"
+        " return gd && gd._fullData && gd._fullData.length > 0; }", timeout=timeout,
     )
     return page.evaluate(
         """() => {

@@ -109,7 +109,8 @@ FRESH = ":not([data-stale=true])"
 def _grid_traces(page) -> list[dict]:
     page.wait_for_function(
         "() => { const gd = document.querySelector('.st-key-explore_grid:not([data-stale=true]) .js-plotly-plot');"
-        " return gd && gd._fullData && gd._fullData.some(t => t.name && t.name.endsWith('predictions')); }")
+        " return gd && gd._fullData && gd._fullData.some(t => t.name && t.name.endsWith('predictions')); }",
+        timeout=90_000)
     return page.evaluate(
         """() => document.querySelector('.st-key-explore_grid:not([data-stale=true]) .js-plotly-plot')
             ._fullData.map(t => ({name: t.name, text: t.text ? Array.from(t.text) : null,
@@ -123,7 +124,7 @@ def _badges(page) -> tuple[list[int], list[str]]:
     by_sample = {}
     for t in traces:
         if t["name"] in ("predictions", "wrong predictions"):
-            by_sample.update(zip((int(v) for v in t["customdata"]), t["text"]))
+            by_sample.update(zip((int(v) for v in t["customdata"] or []), t["text"] or []))
     return samples, [by_sample[i] for i in samples]
 
 
