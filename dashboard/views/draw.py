@@ -105,9 +105,19 @@ def _open_scratch(ds: Dataset) -> None:
     if scratch is None:
         st.session_state[K_NOTICE] = ("info", "The scratch set is empty: add a drawing first.")
         return
-    # Opened as an upload of this session: the sidebar lists it, the real data stays untouched.
+    # Opened exactly as an upload is (the sidebar lists it; it replaces this session's
+    # upload and is counted in the server's upload memory); the real data stays untouched.
     label = shell.UPLOAD_PREFIX + scratch.name
-    st.session_state.setdefault(shell.K_UPLOADS, {})[label] = {"all": scratch}
+    held = shell.HeldUpload({label: {"all": scratch}})
+    sid = shell._session_id()
+    try:
+        shell.upload_ledger().hold(sid, scratch.images.nbytes + scratch.labels.nbytes, held,
+                                   partial(shell._evict, sid, held))
+    except DashboardError as exc:
+        st.session_state[K_NOTICE] = ("error", f"The scratch set cannot be opened: {exc}")
+        return
+    st.session_state[shell.K_UPLOADS] = held
+    st.session_state.pop("upload_holdouts", None)
     st.session_state[shell.K_SWITCH] = label
 
 
@@ -211,7 +221,10 @@ def drawing_area(ds: Dataset, train: Dataset, run: Run | None) -> None:
 def page() -> None:
     """The Draw page."""
     ds = shell.current_dataset()
-    train, _ = shell.train_test()
+    try:
+        train, _ = shell.train_test()
+    except DashboardError:  # a set too small to hold out a test part (a scratch set of one drawing)
+        train = ds
     st.title("Draw a digit")
     notice = st.session_state.pop(K_NOTICE, None)
     if notice:
