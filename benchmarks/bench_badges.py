@@ -70,14 +70,20 @@ def main() -> None:
 
     # In-process: the grid figure of one 96-sample page, with and without badges, to JSON.
     overlay = mo.Overlay(run, PredictionCache(RunStore(base / "runs"), base / "cache" / "predictions").get(run.run_id, train))
+    from dashboard.views import explore as ex
+
+    def explore_grid(idx):  # the figure as Explore's _grid makes it
+        return thumbnails.tiles_figure(train.images[idx], ex.captions(idx, train.labels, train.class_names),
+                                       customdata=idx.tolist(), cols=ex.grid_columns(train.class_names))
+
     plain_ms, badge_ms = [], []
+    cols = ex.grid_columns(train.class_names)
     for p in range(args.n + 3):
         idx = np.arange(p * PAGE, (p + 1) * PAGE)
         t0 = time.perf_counter()
-        plotly.io.to_json(thumbnails.grid_figure(train.images, train.labels, train.class_names, idx, cols=12,
-                                                 selected_sample=int(idx[0])), validate=False)
+        plotly.io.to_json(explore_grid(idx), validate=False)
         t1 = time.perf_counter()
-        plotly.io.to_json(mo.grid_figure(train, overlay, idx, cols=12, selected_sample=int(idx[0])), validate=False)
+        plotly.io.to_json(mo.add_badges(explore_grid(idx), train, overlay, idx, cols=cols), validate=False)
         t2 = time.perf_counter()
         if p >= 3:
             plain_ms.append((t1 - t0) * 1000)
