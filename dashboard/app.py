@@ -15,7 +15,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 import streamlit as st  # noqa: E402
 
 from dashboard import shell  # noqa: E402
-from dashboard.views import datasets, explore, overview, runs, train  # noqa: E402
+from dashboard.views import datasets, draw, explore, overview, runs, train  # noqa: E402
 from dashboard.views import map as map_view  # noqa: E402
 
 PAGES = (
@@ -26,6 +26,7 @@ PAGES = (
     (train.page, "Train", "train", ":material/model_training:"),
     (runs.page, "Runs", "runs", ":material/history:"),
     (datasets.page, "Datasets", "datasets", ":material/database:"),
+    (draw.page, "Draw", "draw", ":material/draw:"),
 )
 
 

@@ -26,6 +26,7 @@ from dashboard import shell
 from dashboard import state as url_state
 from dashboard.data.dataset import Dataset
 from dashboard.explore import browse, figures, frames, thumbnails
+from dashboard.views import model_overlay
 
 # Session-state keys (widgets are driven by these keys in the tests too).
 K_DS = "explore_ds"
@@ -263,7 +264,7 @@ def captions(indices: np.ndarray, labels: np.ndarray, class_names) -> list[str]:
     return [f"#{i} · {class_names[c]}" for i, c in zip(indices.tolist(), labels[indices].tolist())]
 
 
-def _grid(ds: Dataset, page_indices: np.ndarray, sample: int) -> None:
+def _grid(ds: Dataset, page_indices: np.ndarray, sample: int, overlay: model_overlay.Overlay | None = None) -> None:
     idx = np.asarray(page_indices, dtype=np.int64)
     labs = ds.labels[idx].tolist()
     where = np.flatnonzero(idx == sample)
@@ -274,6 +275,8 @@ def _grid(ds: Dataset, page_indices: np.ndarray, sample: int) -> None:
     )
     caps = fig.data[2].text
     fig.update_traces(textfont_size=caption_font(max(len(c) for c in caps)), selector={"mode": "text"})
+    if overlay is not None:
+        model_overlay.add_badges(fig, ds, overlay, idx, cols=grid_columns(ds.class_names))
     st.plotly_chart(
         fig, key=K_GRID, on_select=_on_grid_click, selection_mode="points",
         config={"displayModeBar": False}, theme=None,
@@ -281,17 +284,17 @@ def _grid(ds: Dataset, page_indices: np.ndarray, sample: int) -> None:
 
 
 @st.fragment
-def browser(table_area) -> None:
+def browser(table_area, overlay: model_overlay.Overlay | None = None) -> None:
     """Filter, page controls, thumbnail grid; the page table goes into ``table_area``."""
     if st.session_state.pop(K_APP_RERUN, False):
         st.rerun(scope="app")
     try:  # a fragment rerun does not pass through the page's guard in app.py
-        _browser(table_area)
+        _browser(table_area, overlay)
     except Exception as exc:  # noqa: BLE001
         shell.show_failure(exc, "The sample browser")
 
 
-def _browser(table_area) -> None:
+def _browser(table_area, overlay: model_overlay.Overlay | None = None) -> None:
     state = st.session_state
     ds = shell.current_dataset()
     scale = shell.value_scale()
@@ -312,6 +315,8 @@ def _browser(table_area) -> None:
     right.selectbox("Per page", browse.PAGE_SIZES, key=K_SIZE)
     size = int(state[K_SIZE])
     indices = _filtered(ds)
+    if overlay is not None:
+        indices = model_overlay.filter_and_sort(ds, overlay, indices, on_change=partial(_go_to, 0))
     wanted = state.get(K_PAGE, 0)
     if state.pop(K_RANDOM, False):
         wanted = browse.random_page(len(indices), size, np.random.default_rng())
@@ -337,7 +342,7 @@ def _browser(table_area) -> None:
 
     sample = int(state.get(K_SAMPLE, 0))
     if len(page.indices):
-        _grid(ds, page.indices, sample)
+        _grid(ds, page.indices, sample, overlay)
         st.caption("Click a thumbnail to inspect it.")
     else:
         st.info("No sample matches the filter.")
@@ -491,6 +496,7 @@ def page() -> None:
     st.html(_CSS)
     st.title("Explore")
     st.text(ds.describe())
+    overlay = model_overlay.choose(ds, on_change=partial(_go_to, 0))
     note = st.session_state.get(K_SUBSET_NOTE)
     if note:
         st.info(note)
@@ -501,9 +507,11 @@ def page() -> None:
     with inspect_col, st.container(key="explore_inspector"):
         _inspector(ds)
     with details_area:
+        if overlay is not None:
+            model_overlay.inspector(ds, overlay, int(st.session_state[K_SAMPLE]))
         _details(ds)
     with grid_col:
-        browser(table_area)
+        browser(table_area, overlay)
     scroll = st.session_state.get(K_SCROLL, 0)
     if scroll:
         _scroll_script(scroll)
