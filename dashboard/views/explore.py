@@ -263,7 +263,8 @@ def captions(indices: np.ndarray, labels: np.ndarray, class_names) -> list[str]:
     return [f"#{i} · {class_names[c]}" for i, c in zip(indices.tolist(), labels[indices].tolist())]
 
 
-def _grid(ds: Dataset, page_indices: np.ndarray, sample: int) -> None:
+def grid_figure(ds: Dataset, page_indices: np.ndarray, sample: int):
+    """The page's clickable thumbnail grid, captioned ``"#2297 · 7"``, ``sample`` outlined."""
     idx = np.asarray(page_indices, dtype=np.int64)
     labs = ds.labels[idx].tolist()
     where = np.flatnonzero(idx == sample)
@@ -274,6 +275,11 @@ def _grid(ds: Dataset, page_indices: np.ndarray, sample: int) -> None:
     )
     caps = fig.data[2].text
     fig.update_traces(textfont_size=caption_font(max(len(c) for c in caps)), selector={"mode": "text"})
+    return fig
+
+
+def _grid(ds: Dataset, page_indices: np.ndarray, sample: int) -> None:
+    fig = grid_figure(ds, page_indices, sample)
     st.plotly_chart(
         fig, key=K_GRID, on_select=_on_grid_click, selection_mode="points",
         config={"displayModeBar": False}, theme=None,
