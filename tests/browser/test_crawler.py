@@ -13,6 +13,7 @@ so it can be reproduced by hand.
 
 from __future__ import annotations
 
+import re
 import time
 
 import numpy as np
@@ -64,6 +65,9 @@ MARK_JS = """() => {
 }"""
 
 TRACEBACK = "Traceback (most recent call last)"
+# Opened at /<page>, Streamlit's frontend first looks for the server under that path
+# (/<page>/_stcore/health, then /_stcore/health): its own expected 404s.
+BASE_PATH_PROBE = re.compile(r"^404 \S+/[^/]+/_stcore/(health|host-config)$")
 
 
 def csv_upload() -> bytes:
@@ -99,8 +103,9 @@ def problems(page) -> list[str]:
         if not details.count():
             found.append("traceback text: " + body[at: at + 300])
     found += [f"page error: {e}" for e in page.js_errors]
-    found += [f"console error: {e}" for e in page.console_errors]
-    found += [f"HTTP error: {e}" for e in page.bad_responses]
+    # "Failed to load resource" says no more than the HTTP error below, which names the URL.
+    found += [f"console error: {e}" for e in page.console_errors if not e.startswith("Failed to load resource")]
+    found += [f"HTTP error: {e}" for e in page.bad_responses if not BASE_PATH_PROBE.search(e)]
     return found
 
 
