@@ -109,6 +109,18 @@ def problems(page) -> list[str]:
     return found
 
 
+MINOR = ("Increment", "Decrement", "Help for ", "Open", "Zoom", "Pan", "Autoscale", "Reset axes",
+         "Fullscreen", "Close fullscreen", "Show/hide columns", "Search", "Close Search", "Copy to clipboard")
+
+
+def rank(item: dict) -> int:
+    """Click order: charts and choices, then the page's own buttons (Train, Stop, Delete...),
+    and last the many small ones (steppers, help, chart and table toolbars)."""
+    if item["kind"] == "button" and any(item["text"].startswith(m) for m in MINOR):
+        return 9
+    return ORDER[item["kind"]]
+
+
 def settle(page) -> None:
     """Until the script run has ended and no widget is still a loading skeleton."""
     wait_idle(page, 120_000)
@@ -136,7 +148,7 @@ def crawl(page, url: str, path: str, *, with_upload: bool) -> list[str]:
                 and not any(s in it["text"] for s in SKIP_TEXT)]
         if not todo:
             break
-        i, it = min(todo, key=lambda t: ORDER[t[1]["kind"]])
+        i, it = min(todo, key=lambda t: rank(t[1]))
         done.add((it["kind"], it["key"], it["text"]))
         where = page.locator(f'[data-crawl="{i}"]')
         step = f"click {it['kind']} {it['key'] or '-'} {it['text']!r}"
