@@ -16,11 +16,13 @@ import streamlit as st  # noqa: E402
 
 from dashboard import shell  # noqa: E402
 from dashboard.views import datasets, explore, overview, runs, train  # noqa: E402
+from dashboard.views import map as map_view  # noqa: E402
 
 PAGES = (
     # (view, title, url path, icon); the first is the default.
     (explore.page, "Explore", "explore", ":material/grid_view:"),
     (overview.page, "Dataset overview", "overview", ":material/bar_chart:"),
+    (map_view.page, "Map", "map", ":material/scatter_plot:"),
     (train.page, "Train", "train", ":material/model_training:"),
     (runs.page, "Runs", "runs", ":material/history:"),
     (datasets.page, "Datasets", "datasets", ":material/database:"),

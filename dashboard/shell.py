@@ -15,19 +15,23 @@ from __future__ import annotations
 import functools
 import os
 import re
+import weakref
+from functools import partial
 import traceback
 from collections.abc import Callable
 from pathlib import Path
 
 import streamlit as st
 
+from dashboard import limits
 from dashboard import state as url_state
 from dashboard.data.catalog import CATALOG, DIGITS_NAME, DIGITS_TITLE, dataset_names
 from dashboard.data.dataset import Dataset
 from dashboard.errors import DashboardError, DataError
 from dashboard.data.loading import cache_dir, is_available, load_dataset
 from dashboard.lab.runs import default_runs_dir
-from dashboard.data.userdata import holdout_split, read_files
+from dashboard.data.userdata import clean_name, holdout_split, read_files
+from dashboard.limits import UploadLedger
 
 SCALES = {"0–255": 255.0, "0–1": 1.0}
 SCALE_CODES = {"0–255": "255", "0–1": "1"}  # how a scale is written in the URL
@@ -42,6 +46,12 @@ K_UPLOADS, K_UPLOAD_SEEN, K_NOTICE, K_SWITCH = "uploads", "upload_seen", "ds_not
 
 # Every ASCII punctuation character, each of which CommonMark lets a backslash escape.
 _MARKDOWN_PUNCT = re.compile(r"([!-/:-@\[-`{-~])")
+# Escaped, these still let GitHub-flavoured markdown see "www.x.com", "http://x" or
+# "a@b.c" and make a link of it (its autolinking runs on the decoded text, so character
+# references do not help either): an invisible WORD JOINER (U+2060) breaks the pattern.
+_WJ = "\u2060"
+_AUTOLINKS = ((re.compile(r"(?i)(www)(\\\.)"), rf"\1{_WJ}\2"), (re.compile(r"(\\:)(\\/\\/)"), rf"\1{_WJ}\2"),
+              (re.compile(r"\\@"), rf"{_WJ}\\@"))
 
 
 def plain(text: object) -> str:
@@ -58,9 +68,16 @@ def plain(text: object) -> str:
     Returns
     -------
     str
-        Markdown source that renders to exactly ``str(text)``.
+        Markdown source that renders to exactly ``str(text)``, except that
+        control and bidirectional-override characters (which would reorder
+        what follows them) are shown as U+FFFD, and bare URLs, ``www.`` names
+        and e-mail addresses get an invisible word joiner so they stay text,
+        not links.
     """
-    return _MARKDOWN_PUNCT.sub(r"\\\1", str(text))
+    out = _MARKDOWN_PUNCT.sub(r"\\\1", clean_name(text))
+    for pattern, repl in _AUTOLINKS:
+        out = pattern.sub(repl, out)
+    return out
 
 
 @st.cache_resource(show_spinner="Decoding the dataset…", max_entries=8)
@@ -95,18 +112,97 @@ def _download_with_progress(name: str) -> None:
         bar.empty()
 
 
+class HeldUpload(dict):
+    """A session's upload, ``{label: splits}``: a dict the upload ledger can watch
+    (weakly) to know when the session's state is gone."""
+
+
+@st.cache_resource(show_spinner=False)
+def _ledger() -> UploadLedger:
+    return UploadLedger(limits.current().total_upload_bytes, is_active=_session_active)
+
+
+def upload_ledger() -> UploadLedger:
+    """The server's one account of upload memory, shared by every session (its
+    capacity follows ``DASHBOARD_MAX_TOTAL_UPLOAD_MB`` as it is now)."""
+    ledger = _ledger()
+    ledger.capacity = limits.current().total_upload_bytes
+    return ledger
+
+
+def _runtime():
+    from streamlit import runtime
+
+    return runtime.get_instance() if runtime.exists() else None
+
+
+def _session_active(session_id: str) -> bool:
+    rt = _runtime()
+    return True if rt is None else rt.is_active_session(session_id)
+
+
+def _session_id() -> str:
+    from streamlit.runtime.scriptrunner import get_script_run_ctx
+
+    ctx = get_script_run_ctx()
+    return ctx.session_id if ctx is not None else "no-session"
+
+
+def _forget_files(session_id: str, files) -> None:
+    """Drop the raw uploaded bytes Streamlit keeps for the widget: once decoded (or
+    refused) they are not needed, and held they would cost up to 200 MB a session."""
+    rt = _runtime()
+    if rt is None:
+        return
+    for f in files:
+        file_id = getattr(f, "file_id", None)
+        if file_id:
+            rt.uploaded_file_mgr.remove_file(session_id, file_id)
+
+
+def _evict(session_id: str, held_ref: weakref.ref) -> None:
+    """Free the upload of a session that is no longer connected (called by the ledger).
+
+    Given a weak reference: the ledger must not keep the upload alive itself."""
+    held = held_ref()
+    if held is not None:
+        held.clear()
+    rt = _runtime()
+    if rt is not None:
+        rt.uploaded_file_mgr.remove_session_files(session_id)
+
+
 def _handle_upload(files) -> None:
+    """Read newly uploaded files into this session's one held upload (replacing the last).
+
+    Checked against the budget (:mod:`dashboard.limits`) before reading; what the
+    server holds for all sessions together is capped by :func:`upload_ledger`.
+    """
     key = tuple((f.name, f.size, getattr(f, "file_id", "")) for f in files)
     if not files or st.session_state.get(K_UPLOAD_SEEN) == key:
         return
     st.session_state[K_UPLOAD_SEEN] = key
+    sid = _session_id()
+    ledger = upload_ledger()
+    budget = limits.current()
     try:
+        for f in files:
+            budget.check_file_size(int(f.size), os.path.basename(f.name))
+        if not ledger.room_for(sid, 1):
+            ledger.hold(sid, 1, object(), lambda: None)  # raises the "server is full" message
         splits = read_files([(f.name, f.getvalue()) for f in files])
+        label = UPLOAD_PREFIX + clean_name(os.path.basename(files[0].name))
+        held = HeldUpload({label: splits})
+        nbytes = sum(ds.images.nbytes + ds.labels.nbytes for ds in splits.values())
+        ledger.hold(sid, nbytes, held, partial(_evict, sid, weakref.ref(held)))
     except DataError as exc:
         st.session_state[K_NOTICE] = ("error", plain(f"That file was not loaded: {exc}"))
         return
-    label = UPLOAD_PREFIX + os.path.basename(files[0].name)
-    st.session_state.setdefault(K_UPLOADS, {})[label] = splits
+    finally:
+        _forget_files(sid, files)
+    # One upload per session: the last one replaces (and frees) the one before.
+    st.session_state[K_UPLOADS] = held
+    st.session_state.pop("upload_holdouts", None)
     st.session_state[K_SWITCH] = label
     first = next(iter(splits.values()))
     st.session_state[K_NOTICE] = ("success", plain(f"Loaded {first.describe()}."))

@@ -31,14 +31,17 @@ CLASS_NAMES = ["**bold**", "<script>alert(1)</script>", "[a](http://evil.example
 
 # Elements whose text Streamlit renders as markdown, and those it shows as given.
 MARKDOWN = {"markdown", "caption", "success", "error", "warning", "info", "title", "header",
-            "subheader", "toast", "exception"}
+            "subheader", "toast", "exception", "progress"}
 PLAIN = {"text", "code", "dataframe", "plotly_chart", "selectbox", "multiselect", "radio", "json"}
 
 
 
 def escaped(text: str) -> str:
-    """CommonMark's backslash escape of every ASCII punctuation character."""
-    return re.sub(r"([!-/:-@\[-`{-~])", r"\\\1", text)
+    """CommonMark's backslash escape of every ASCII punctuation character (and the word
+    joiner that keeps a URL from being linked): what shell.plain makes of ``text``."""
+    from dashboard.shell import plain
+
+    return plain(text)
 
 
 def walk(node):
@@ -61,7 +64,7 @@ def assert_shown_as_text(at: AppTest, raw: str) -> int:
         if proto is None:
             continue
         if el.type in MARKDOWN:
-            body = proto.body
+            body = proto.text if el.type == "progress" else proto.body  # st.progress text is markdown
             assert raw not in body, f"{el.type} renders {raw!r} as markdown: {body!r}"
             shown += escaped(raw) in body
             continue
@@ -184,7 +187,11 @@ def test_training_on_hostile_class_names_shows_them_as_text(cache):
         at.number_input(key=key).set_value(value)
     at.button(key=tv.K_START).click().run()
     assert not at.error, [e.value for e in at.error]
-    assert at.session_state[tv.K_JOB].join(timeout=120)
+    from dashboard.lab import jobs
+
+    info = jobs.default_queue().wait(at.session_state[tv.K_JOB], timeout=180)  # in a worker process
+    assert info.finished and info.error is None, info
+    at.run()  # the live fragment sees the end and reruns the page
     at.run()
     assert not at.exception, at.exception
     assert [m.label for m in at.metric][:1] == ["Test accuracy"]
@@ -247,3 +254,80 @@ def test_plotly_figures_show_class_names_as_text():
                   for v in axis]
         assert "&lt;b&gt;x&lt;/b&gt;" in labels and "a &amp; b" in labels
         assert not any("<" in v for v in labels)
+
+
+# --- sizes (issue 14): crafted uploads are refused with a message, or served bounded ---------
+
+from tests import crafted  # noqa: E402
+
+
+def errors(at: AppTest) -> str:
+    """The error messages as rendered (markdown escapes removed)."""
+    return re.sub(r"\\(.)", r"\1", "\n".join(e.value for e in at.error))
+
+
+def test_a_31_kb_npz_of_huge_images_is_refused_with_the_limit_named(cache):
+    at = upload(app(), "huge.npz", crafted.npz_huge_images())
+    assert "DASHBOARD_MAX_IMAGE_SIDE" in errors(at) and "not loaded" in errors(at)
+    assert at.selectbox(key="ds_name").value == "mnist"  # the set the user had is kept
+
+
+@pytest.mark.parametrize("page", ["explore", "overview"])
+def test_two_1000x1000_images_with_labels_0_and_999_are_served(cache, page):
+    at = upload(app(page), "far.npz", crafted.npz_far_labels())
+    assert not at.error, errors(at)
+    ds = at.session_state["uploads"]["upload: far.npz"]["all"]
+    assert ds.class_names == ("0", "999") and ds.shape == (1000, 1000)
+    for chart in at.get("plotly_chart"):  # every figure is a window or a thumbnail, not the image
+        assert len(chart.proto.spec) < 3_000_000
+
+
+def test_a_2_million_column_csv_is_refused_before_parsing(cache):
+    at = upload(app(), "wide.csv", crafted.csv_wide_first_line())
+    assert "2,000,000 columns" in errors(at)
+
+
+def test_a_semicolon_csv_says_use_commas(cache):
+    at = upload(app(), "semi.csv", crafted.csv_semicolons())
+    assert "use commas" in errors(at)
+
+
+def test_a_new_upload_replaces_the_last_one(digits_train, cache):
+    at = upload(app(), "first.csv", digits_csv(digits_train, 40))
+    at = upload(at, "second.csv", digits_csv(digits_train, 60))
+    assert list(at.session_state["uploads"]) == ["upload: second.csv"]
+    assert at.selectbox(key="ds_name").value == "upload: second.csv"
+
+
+def test_upload_memory_is_capped_across_sessions(digits_train, cache, monkeypatch):
+    import gc
+
+    from dashboard import shell
+
+    # 60 digits take 60 x 64 bytes + 60 labels x 8 = 4,320 bytes; two do not fit in 6,000.
+    monkeypatch.setenv("DASHBOARD_MAX_TOTAL_UPLOAD_MB", str(6000 / 2**20))
+    shell._ledger.clear()
+    # AppTest gives every test app the same session id; a real server gives each tab its own.
+    monkeypatch.setattr(shell, "_session_id", lambda: "tab one")
+    first = upload(app(), "one.csv", digits_csv(digits_train, 60))
+    assert "upload: one.csv" in first.session_state["uploads"]
+    monkeypatch.setattr(shell, "_session_id", lambda: "tab two")
+    second = upload(app(), "two.csv", digits_csv(digits_train, 60))
+    assert "DASHBOARD_MAX_TOTAL_UPLOAD_MB" in errors(second)
+    assert second.selectbox(key="ds_name").value == "mnist"
+    # The first session goes away (its state is dropped): its share is freed.
+    del first
+    gc.collect()
+    monkeypatch.setattr(shell, "_session_id", lambda: "tab three")
+    third = upload(app(), "three.csv", digits_csv(digits_train, 60))
+    assert not third.error, errors(third)
+    shell._ledger.clear()
+
+
+@pytest.mark.parametrize("name", ["www.example.com.csv", "see http://evil.example now.csv",
+                                  "mail a@b.example.csv", "abc\u202egpj.csv"])
+def test_urls_and_bidi_controls_in_names_stay_plain_text(digits_train, cache, name):
+    at = upload(app(), name, digits_csv(digits_train, 40))
+    captions = "\n".join(str(c.value) for c in at.sidebar.caption) + "\n".join(s.value for s in at.success)
+    for pattern in ("www.", "http://", "a@b", "\u202e"):
+        assert pattern not in captions, captions

@@ -1,0 +1,176 @@
+"""The map (issue 11): compute times, kNN accuracies, and the Map page in Chromium.
+
+    .venv/bin/python -m benchmarks.bench_map [compute] [browser]
+
+compute: UMAP and t-SNE of MNIST train (60,000 x PCA-50), each cold in a fresh worker
+process (``python -m dashboard map ...`` with an empty maps folder: nothing cached, numba's
+own on-disk cache as a fresh install leaves it), with the 2-D kNN accuracy; PCA likewise;
+the cached map read back.
+browser: the real app in Chromium: PCA map visible after opening the page (first open,
+which computes PCA-50, and a later open), a cached UMAP map opened, 60,000 points panned
+with the mouse (frames per second during the drag), a box drawn by the mouse -> the
+selection panel, and -> Explore's grid.
+
+Prints the figures and writes benchmarks/results/map.json (with the load average).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+OUT = ROOT / "benchmarks" / "results" / "map.json"
+DATA = Path(os.environ.get("DASHBOARD_DATA_DIR") or ROOT.parent / "shared" / "data")
+
+
+def load() -> list[float]:
+    return [round(x, 2) for x in os.getloadavg()]
+
+
+def cli_map(cache: Path, method: str, *extra: str) -> dict:
+    """One ``python -m dashboard map`` in its own process; its JSON plus the wall time."""
+    env = dict(os.environ, DASHBOARD_DATA_DIR=str(DATA), DASHBOARD_CACHE_DIR=str(cache))
+    t = time.perf_counter()
+    out = subprocess.run([sys.executable, "-m", "dashboard", "map", "--dataset", "mnist", "--method", method,
+                          *extra], cwd=ROOT, env=env, capture_output=True, text=True, check=True)
+    wall = time.perf_counter() - t
+    res = json.loads(out.stdout.strip().splitlines()[-1])
+    res["process_seconds"] = round(wall, 2)
+    res["load_before_after"] = None
+    return res
+
+
+def compute(results: dict, cache: Path) -> None:
+    for method in ("pca", "umap", "tsne"):
+        before = load()
+        r = cli_map(cache, method)
+        r["load_before_after"] = [before, load()]
+        results[f"{method}_cold"] = r
+        print(f"{method:5s} cold in a worker process: {r['process_seconds']:7.1f} s "
+              f"(compute {r['compute_seconds']:.1f} s), 2-D 10-NN accuracy {r['knn_accuracy']:.4f}, "
+              f"load {before} -> {load()}", flush=True)
+    r = cli_map(cache, "umap")
+    assert r["cached"]
+    results["umap_cached_cli"] = r
+    sys.path.insert(0, str(ROOT))
+    os.environ["DASHBOARD_CACHE_DIR"] = str(cache)
+    os.environ["DASHBOARD_DATA_DIR"] = str(DATA)
+    from dashboard.data.loading import load_dataset
+    from dashboard.explore.embedding import MapStore
+
+    ds = load_dataset("mnist", "train")
+    ds.checksum  # noqa: B018 (computed once per process, like the app's shared copy)
+    t = time.perf_counter()
+    hit = MapStore().cached(ds, "umap")
+    results["umap_cached_read_seconds"] = round(time.perf_counter() - t, 4)
+    print(f"cached UMAP map read from disk: {results['umap_cached_read_seconds'] * 1000:.1f} ms "
+          f"({hit.points.shape[0]:,} points)", flush=True)
+
+
+def browser(results: dict, cache: Path) -> None:
+    from playwright.sync_api import expect, sync_playwright
+
+    from tests.browser.helpers import CHROMIUM, CHROMIUM_ARGS, VIEWPORT, StreamlitServer, goto_app, wait_idle
+
+    base = Path(tempfile.mkdtemp(prefix="bench-map-"))
+    server = StreamlitServer(base / "runs", cache, DATA, log=base / "streamlit.log").start()
+    gd = "document.querySelector('.st-key-' + k + ':not([data-stale=true]) .js-plotly-plot')"
+    drawn_js = ("(k) => { const gd = %s; if (!gd || !gd._fullData) return 0; let s = 0;"
+                " for (const t of gd._fullData) s += t.x.length; return s; }" % gd)
+    try:
+        with sync_playwright() as p:
+            b = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
+            for label in ("first_open", "second_open"):
+                page = b.new_page(viewport=VIEWPORT)
+                t = time.perf_counter()
+                page.goto(f"{server.url}/map")
+                page.wait_for_function(f"() => ({drawn_js})('map_chart_pca_0') >= 60000", timeout=180_000)
+                results[f"pca_visible_{label}_seconds"] = round(time.perf_counter() - t, 2)
+                print(f"PCA map visible after opening the page ({label}): "
+                      f"{results[f'pca_visible_{label}_seconds']:.2f} s", flush=True)
+                if label == "first_open":
+                    page.close()
+            wait_idle(page)
+            # A cached UMAP map (computed above): switch the method.
+            t = time.perf_counter()
+            page.get_by_text("UMAP", exact=True).click()
+            page.wait_for_function(f"() => ({drawn_js})('map_chart_umap_0') >= 60000", timeout=60_000)
+            results["umap_cached_visible_seconds"] = round(time.perf_counter() - t, 2)
+            print(f"cached UMAP map visible after choosing it: {results['umap_cached_visible_seconds']:.2f} s",
+                  flush=True)
+            wait_idle(page)
+            key = "map_chart_umap_0"
+            area = page.locator(f".st-key-{key}:not([data-stale=true]) .nsewdrag").first
+            box = area.bounding_box()
+            # Pan: drag with the mouse for ~2 s, counting animation frames.
+            page.evaluate("() => { window.__frames = []; const f = (t) => { window.__frames.push(t);"
+                          " if (window.__frames.length < 100000) requestAnimationFrame(f); }; requestAnimationFrame(f); }")
+            cx, cy = box["x"] + box["width"] / 2, box["y"] + box["height"] / 2
+            page.mouse.move(cx, cy)
+            page.mouse.down()
+            t = time.perf_counter()
+            for i in range(60):
+                page.mouse.move(cx + 150 * ((i % 20) / 20 - 0.5), cy + 80 * ((i % 12) / 12 - 0.5))
+            page.mouse.up()
+            pan_s = time.perf_counter() - t
+            frames = page.evaluate("() => window.__frames")
+            gaps = [b - a for a, b in zip(frames, frames[1:])]
+            gaps.sort()
+            results["pan"] = {"moves": 60, "seconds": round(pan_s, 2),
+                              "fps": round(len(frames) / max((frames[-1] - frames[0]) / 1000, 1e-9), 1),
+                              "median_frame_ms": round(gaps[len(gaps) // 2], 1) if gaps else None,
+                              "p95_frame_ms": round(gaps[int(len(gaps) * 0.95)], 1) if gaps else None}
+            print(f"pan 60,000 points: {results['pan']}", flush=True)
+            page.locator(f".st-key-{key}:not([data-stale=true]) .modebar-btn[data-val='home']").first.click()
+            wait_idle(page)
+            # Box select -> selection panel -> Explore grid.
+            page.locator(f".st-key-{key}:not([data-stale=true]) .modebar-btn[data-val='select']").first.click()
+            box = area.bounding_box()
+            page.mouse.move(box["x"] + box["width"] * 0.4, box["y"] + box["height"] * 0.4)
+            page.mouse.down()
+            page.mouse.move(box["x"] + box["width"] * 0.6, box["y"] + box["height"] * 0.6, steps=10)
+            t = time.perf_counter()
+            page.mouse.up()
+            heading = page.get_by_text(re.compile(r"^Selection: [\d,]+ samples$"))
+            heading.wait_for(timeout=60_000)
+            results["box_to_panel_seconds"] = round(time.perf_counter() - t, 2)
+            n = int(heading.inner_text().split()[1].replace(",", ""))
+            wait_idle(page)
+            t = time.perf_counter()
+            page.get_by_role("button", name=f"Open {n:,} samples in Explore").click()
+            page.get_by_text(re.compile(rf"of {n:,}\b")).first.wait_for(timeout=60_000)
+            results["open_to_grid_seconds"] = round(time.perf_counter() - t, 2)
+            results["selected"] = n
+            print(f"box of {n:,} samples: mouse up -> selection panel {results['box_to_panel_seconds']:.2f} s; "
+                  f"Open -> Explore grid {results['open_to_grid_seconds']:.2f} s", flush=True)
+            b.close()
+    finally:
+        server.stop()
+
+
+def main() -> None:
+    parts = set(sys.argv[1:]) or {"compute", "browser"}
+    results: dict = json.loads(OUT.read_text()) if OUT.exists() else {}
+    cache = Path(os.environ.get("BENCH_MAP_CACHE") or tempfile.mkdtemp(prefix="bench-map-cache-"))
+    results.update({"cores": os.cpu_count(), "load_start": load(), "started": time.strftime("%Y-%m-%d %H:%M:%S")})
+    print(f"uptime load average at start: {results['load_start']} on {os.cpu_count()} cores", flush=True)
+    if "compute" in parts:
+        compute(results, cache)
+    if "browser" in parts:
+        browser(results, cache)
+    results["load_end"] = load()
+    print(f"uptime load average at end: {results['load_end']}", flush=True)
+    OUT.parent.mkdir(parents=True, exist_ok=True)
+    OUT.write_text(json.dumps(results, indent=1) + "\n")
+    print(f"wrote {OUT}")
+
+
+if __name__ == "__main__":
+    main()
