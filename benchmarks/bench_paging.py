@@ -40,7 +40,7 @@ sys.path.insert(0, str(ROOT))
 
 from dashboard.explore import browse
 from dashboard.explore import frames
-from dashboard.explore import thumbnails  # noqa: E402
+from dashboard.views import explore as explore_view  # noqa: E402
 from dashboard.data.loading import load_dataset  # noqa: E402
 
 
@@ -68,8 +68,7 @@ def bench_pipeline(n: int, page_size: int = 96) -> dict:
         idx = browse.filter_indices(ds.labels, [1])
         page = browse.make_page(idx, p, page_size)
         t1 = time.perf_counter()
-        fig = thumbnails.grid_figure(ds.images, ds.labels, ds.class_names, page.indices, cols=12,
-                                     selected_sample=int(page.indices[0]))
+        fig = explore_view.grid_figure(ds, page.indices, int(page.indices[0]))  # as the page draws it
         t2 = time.perf_counter()
         plotly.io.to_json(fig, validate=False)
         t3 = time.perf_counter()

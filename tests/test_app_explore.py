@@ -215,3 +215,42 @@ def test_view_written_to_the_url():
     assert at.query_params["classes"] == "3" and at.query_params["page"] == "2"
     at.radio(key="value_scale").set_value("0–1").run()
     assert at.query_params["scale"] == "1"
+
+
+def test_a_subset_sent_to_explore_is_shown_and_cleared(mnist_train):
+    """What open_in_explore leaves for Explore (subset in session, pending view) is shown
+    with its label; "Show all samples" goes back to the whole set."""
+    from dashboard import state as url_state
+    from tests.conftest import real_app
+
+    at = real_app("explore")
+    chosen = np.array([9, 5, 7, 1200, 59_999])
+    token = url_state.subset_token(np.unique(chosen), "Map selection")
+    at.session_state[url_state.K_SUBSETS] = {token: ("Map selection", np.unique(chosen))}
+    at.session_state[url_state.K_PENDING] = url_state.ExploreView(subset=token, sample=7)
+    at.run()
+    assert not at.exception
+    assert grid_samples(at) == [5, 7, 9, 1200, 59_999]
+    assert showing(at) == (1, 5, 5)
+    assert any(t.value == "Map selection: 5 samples" for t in at.text)
+    assert at.session_state[ex.K_SAMPLE] == 7
+    assert at.query_params["sel"] == token
+    at.button(key="explore_clear_subset").click().run()
+    assert showing(at) == (1, 48, 60_000)
+    assert "sel" not in at.query_params
+
+
+def test_a_subset_in_a_link_is_rebuilt_from_its_indices():
+    at = AppTest.from_file(APP, default_timeout=60)
+    at.query_params["sel"] = "0123456789ab"
+    at.query_params["ids"] = "10-12,500"
+    at.run()
+    assert not at.exception
+    assert grid_samples(at) == [10, 11, 12, 500]
+    assert any(t.value == "Selection from a link: 4 samples" for t in at.text)
+    # A token this session never saw and no indices: said, and every sample shown.
+    at = AppTest.from_file(APP, default_timeout=60)
+    at.query_params["sel"] = "0123456789ab"
+    at.run()
+    assert not at.exception and showing(at) == (1, 48, 60_000)
+    assert any("no longer available" in i.value for i in at.info)

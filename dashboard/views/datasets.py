@@ -7,7 +7,7 @@ import streamlit as st
 
 from dashboard import shell
 from dashboard.data.catalog import CATALOG, DIGITS_NAME, DIGITS_TITLE
-from dashboard.data.loading import is_available
+from dashboard.data.loading import cache_dir, is_available
 
 
 def catalog_frame() -> pd.DataFrame:
@@ -25,7 +25,11 @@ def catalog_frame() -> pd.DataFrame:
 def page() -> None:
     st.title("Datasets")
     st.write("The sets the explorer knows. Pick one in the sidebar; a set that is not on this "
-             "machine is downloaded on first use (about 12 to 30 MB) and kept in `data/`.")
+             "machine is downloaded on first use (about 12 to 30 MB) and kept in the data cache, "
+             "here:")
+    st.code(str(cache_dir()), language=None)
+    st.caption("To download one from a terminal instead (in the project folder):")
+    st.code(".venv/bin/python -m dashboard fetch mnist fashion-mnist", language="bash")
     st.dataframe(catalog_frame(), hide_index=True)
     ds = shell.current_dataset()
     st.subheader("Loaded now")

@@ -175,7 +175,7 @@ def drawing_area(ds: Dataset, train: Dataset, run: Run | None) -> None:
     with b:
         st.markdown(f"**As a grid of numbers** ({h}×{w})")
         st.plotly_chart(
-            figures.matrix_figure(image, value_scale=scale, pixel=(r, c)),
+            figures.matrix_figure(image, value_scale=scale, colorscale=shell.colorscale(), pixel=(r, c)),
             key="draw_matrix", on_select=partial(_on_pixel_click, "draw_matrix", ds.shape),
             selection_mode="points", config={"displayModeBar": False}, theme=None,
         )

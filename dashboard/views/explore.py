@@ -264,7 +264,8 @@ def captions(indices: np.ndarray, labels: np.ndarray, class_names) -> list[str]:
     return [f"#{i} · {class_names[c]}" for i, c in zip(indices.tolist(), labels[indices].tolist())]
 
 
-def _grid(ds: Dataset, page_indices: np.ndarray, sample: int, overlay: model_overlay.Overlay | None = None) -> None:
+def grid_figure(ds: Dataset, page_indices: np.ndarray, sample: int, overlay: model_overlay.Overlay | None = None):
+    """The page's clickable thumbnail grid, captioned ``"#2297 · 7"``, ``sample`` outlined, badges with a run."""
     idx = np.asarray(page_indices, dtype=np.int64)
     labs = ds.labels[idx].tolist()
     where = np.flatnonzero(idx == sample)
@@ -277,6 +278,11 @@ def _grid(ds: Dataset, page_indices: np.ndarray, sample: int, overlay: model_ove
     fig.update_traces(textfont_size=caption_font(max(len(c) for c in caps)), selector={"mode": "text"})
     if overlay is not None:
         model_overlay.add_badges(fig, ds, overlay, idx, cols=grid_columns(ds.class_names))
+    return fig
+
+
+def _grid(ds: Dataset, page_indices: np.ndarray, sample: int, overlay: model_overlay.Overlay | None = None) -> None:
+    fig = grid_figure(ds, page_indices, sample, overlay)
     st.plotly_chart(
         fig, key=K_GRID, on_select=_on_grid_click, selection_mode="points",
         config={"displayModeBar": False}, theme=None,
@@ -348,7 +354,7 @@ def _browser(table_area, overlay: model_overlay.Overlay | None = None) -> None:
         st.info("No sample matches the filter.")
 
     pixel_k = figures.flat_index(int(state[K_ROW]), int(state[K_COL]), ds.shape[1])
-    frame = frames.page_frame(ds.flat(), ds.labels, page.indices, scale)
+    frame = frames.page_frame(ds.flat(), ds.labels, page.indices, scale, pixel=pixel_k)
     with table_area:
         _page_table(ds, frame, page, indices, sample, pixel_k, scale)
     _save(ds)
@@ -391,7 +397,7 @@ def _page_table(
         # page change, and the filtered set can be 60,000 rows.
         st.download_button(
             f"Download all {len(indices):,} shown samples (CSV)",
-            lambda: frames.csv_bytes(frames.page_frame(ds.flat(), ds.labels, indices, scale)),
+            lambda: frames.csv_bytes(frames.page_frame(ds.flat(), ds.labels, indices, scale, pixel=pixel_k)),
             file_name=f"{stem}-filtered.csv", mime="text/csv", key="explore_csv_all", on_click="ignore",
         )
 
@@ -479,14 +485,14 @@ def _details(ds: Dataset) -> None:
     image = ds.images[sample]
     st.markdown(f"**As a grid of numbers** ({h}×{w}; click a cell to follow that pixel)")
     st.plotly_chart(
-        figures.matrix_figure(image, value_scale=scale, pixel=(r, col)),
+        figures.matrix_figure(image, value_scale=scale, colorscale=shell.colorscale(), pixel=(r, col)),
         key=K_MATRIX, on_select=partial(_on_pixel_click, K_MATRIX), selection_mode="points",
         config={"displayModeBar": False}, theme=None,
     )
     st.markdown(f"**As one row of {h * w} numbers** (dotted lines: the start of each image row)")
     st.plotly_chart(figures.vector_figure(image, value_scale=scale, index=k), key="explore_vector")
     with st.expander("The vector as text (copy it)"):
-        st.code(frames.vector_text(image, scale), language=None, wrap_lines=True)
+        st.code(frames.vector_text(image, scale, index=k), language=None, wrap_lines=True)
 
 
 def page() -> None:

@@ -68,7 +68,10 @@ def page(browser_context):
     console: list[str] = []
     pg.on("pageerror", lambda exc: errors.append(str(exc)))
     pg.on("console", lambda msg: console.append(msg.text) if msg.type == "error" and not offline_noise(msg.text) else None)
+    bad: list[str] = []
+    pg.on("response", lambda r: bad.append(f"{r.status} {r.url}") if r.status >= 400 else None)
     pg.js_errors = errors  # type: ignore[attr-defined]
+    pg.bad_responses = bad  # type: ignore[attr-defined]
     pg.console_errors = console  # type: ignore[attr-defined]
     yield pg
     pg.close()
