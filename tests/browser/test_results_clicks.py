@@ -21,8 +21,7 @@ from playwright.sync_api import expect
 from dashboard.lab.results import cell_change
 from dashboard.lab.runs import RunStore
 from dashboard.lab.training import TrainParams
-from tests.browser.helpers import StreamlitServer, goto_app, wait_idle
-from tests.browser.test_e2e import FRESH, click_plot, no_exception, plot_data
+from tests.browser.helpers import FRESH, StreamlitServer, click_plot, goto_app, no_exception, plot_data, wait_idle
 from tests.test_app_runs import save_run
 
 OLD, NEW = "20260101-000001-mnist-old", "20260101-000002-mnist-new"
