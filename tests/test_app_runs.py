@@ -13,6 +13,7 @@ import numpy as np
 import pytest
 from streamlit.testing.v1 import AppTest
 
+from dashboard import shell
 from dashboard.data.dataset import Dataset
 from dashboard.lab.runs import RUN_FILE, RunStore
 from dashboard.lab.training import Trainer, TrainParams, evaluate
@@ -131,10 +132,10 @@ def test_a_one_class_model_predicts_that_class(runs_root, mnist_train, mnist_tes
     try:
         run = save_run(RunStore(runs_root), *one, TrainParams(hidden=(8,), epochs=1, batch_size=100),
                        "20260101-000005-ones")
-    except Exception as exc:  # the trainer may refuse a one-class set up front: that is a message
+    except Exception as exc:  # the trainer refuses a one-class set up front: that must be a message
         from dashboard.errors import DashboardError
-        assert isinstance(exc, DashboardError), exc
-        pytest.skip(f"one-class sets are refused before training: {exc}")
+        assert isinstance(exc, DashboardError) and "one class" in str(exc), exc
+        return  # (the mapping of such a model's probabilities: test_train_figures)
     at = app()
     tick(at, run.run_id)
     assert not at.exception, at.exception
@@ -200,12 +201,13 @@ def test_hostile_run_folders_are_listed_broken_escaped_and_deletable(runs_root, 
         (runs_root / name).mkdir()
         (runs_root / name / RUN_FILE).write_text(json.dumps(doc))
         (runs_root / name / "model.skops").write_bytes((runs_root / saved[1]["a"].run_id / "model.skops").read_bytes())
+    link_problem = next(p for p in RunStore(runs_root).list().problems if "link" in p)
     at = app()
     warnings = [w.value for w in at.warning]
     for name in hostile:
         assert any(name.replace("-", "\\-") in w for w in warnings), name
     (link,) = [w for w in warnings if "link" in w]
-    assert "\\[click\\]\\(http\\:" in link  # escaped: no link in the page
+    assert link == shell.plain(link_problem) and "\\[click\\]" in link  # escaped: no link in the page
     assert len(at.dataframe[0].value) == 4  # the good runs are all there
     at.selectbox(key=rv.K_DELETE).set_value("20250101-000003-link")
     at.checkbox(key=rv.K_DELETE_CONFIRM).check().run()

@@ -174,8 +174,8 @@ def _summary(run: Run, key: str) -> None:
         col.metric(label, f"{value:.4f}", delta=f"{run.test_accuracy - value:+.4f} for this run")
     seconds = info.get("timing", {}).get("total")
     when = run.created_at.strftime("%Y-%m-%d %H:%M UTC") if run.created_at else "an unknown date"
-    took = f", {seconds:.1f} s" if isinstance(seconds, (int, float)) else ""
-    st.caption(shell.plain(f"Run {run.run_id}: {run.dataset}, saved {when}{took}."))
+    took = f" ({seconds:.1f} s)" if isinstance(seconds, (int, float)) else ""
+    st.caption(shell.plain(f"Saved as run {run.run_id}{took}: {run.dataset}, {when}."))
 
 
 def kept_text(history: Sequence[EpochReport], kept_epoch: int, keep_best: bool, averaged_epochs: int = 0) -> str:

@@ -21,8 +21,8 @@ from playwright.sync_api import expect
 from dashboard.lab.results import cell_change
 from dashboard.lab.runs import RunStore
 from dashboard.lab.training import TrainParams
-from tests.browser.helpers import StreamlitServer, goto_app, wait_idle
-from tests.browser.test_e2e import FRESH, click_plot, no_exception, plot_data
+from tests.browser.helpers import (FRESH, StreamlitServer, choose, click_plot, goto_app, no_exception, plot_data,
+                                   set_number, wait_idle)
 from tests.test_app_runs import save_run
 
 OLD, NEW = "20260101-000001-mnist-old", "20260101-000002-mnist-new"
@@ -138,4 +138,26 @@ def test_saved_run_confusion_cell_predict_and_difference(runs_server, page, mnis
     expect(page.get_by_text(re.compile(r"Parameters that differ"))).to_have_count(0)
     expect(page.get_by_text(re.compile(r"^Kept epoch \d of 2"))).to_be_visible()
     assert re.search(r"runs=([^&]+)", page.url).group(1) == NEW
+    no_exception(page)
+
+
+def test_train_page_result_confusion_cell(runs_server, page, mnist_test):
+    """The Train page shows the finished run through the same view: its confusion cells click too."""
+    server, store = runs_server
+    goto_app(page, server.url, "train")
+    choose(page, "train_preset", "quick")
+    expect(page.locator(f".st-key-train_hidden{FRESH} input")).to_have_value("64")
+    wait_idle(page)
+    set_number(page, "train_epochs", 2)
+    set_number(page, "train_train_size", 3000)
+    wait_idle(page)
+    page.locator(f".st-key-train_start{FRESH} button").click()
+    saved = page.get_by_text(re.compile(r"^Saved as run \S+ \("))
+    expect(saved).to_be_visible(timeout=180_000)
+    run_id = re.search(r"Saved as run (\S+) \(", saved.inner_text()).group(1)
+    run = store.get(run_id)
+    m = np.asarray(run.info["metrics"]["test_confusion"])
+    click_plot(page, "train_result_test_conf", *cell_point(10, 4, 4))
+    expect(page.get_by_text(re.compile(rf"^True 4, predicted 4: {m[4, 4]} images"))).to_be_visible(timeout=60_000)
+    expect(page.locator('[data-testid="stImage"]').first).to_be_visible()
     no_exception(page)
