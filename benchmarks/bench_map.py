@@ -75,9 +75,9 @@ def compute(results: dict, cache: Path) -> None:
 
 
 def browser(results: dict, cache: Path) -> None:
-    from playwright.sync_api import expect, sync_playwright
+    from playwright.sync_api import sync_playwright
 
-    from tests.browser.helpers import CHROMIUM, CHROMIUM_ARGS, VIEWPORT, StreamlitServer, goto_app, wait_idle
+    from tests.browser.helpers import CHROMIUM, CHROMIUM_ARGS, VIEWPORT, StreamlitServer, wait_idle
 
     base = Path(tempfile.mkdtemp(prefix="bench-map-"))
     server = StreamlitServer(base / "runs", cache, DATA, log=base / "streamlit.log").start()

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import re
 
-import numpy as np
 from streamlit.testing.v1 import AppTest
 
 

@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-import io
 import re
 from dataclasses import replace
 
 import numpy as np
-from PIL import Image
 
 import pytest
 from streamlit.testing.v1 import AppTest
@@ -263,12 +261,13 @@ def test_runs_page_compares_diffs_reports_broken_and_deletes(runs_dir):
 
 def test_kept_text_names_the_averaged_epochs():
     from dashboard.lab.training import EpochReport
+    from dashboard.views import results
 
     history = [EpochReport(e, 5, 0.1, 0.9, acc, np.eye(2, dtype=np.int64), 1.0, e) for e, acc in
                enumerate([0.80, 0.90, 0.85, 0.87, 0.86], start=1)]
-    text = tv.kept_text(history, 5, True, averaged_epochs=3)
+    text = results.kept_text(history, 5, True, averaged_epochs=3)
     assert text.startswith("Averaged the weights of the last 3 epochs (3–5 of 5)") and "0.8600" in text
-    assert tv.kept_text(history, 2, True).startswith("Kept epoch 2 of 5, best validation accuracy 0.9000")
+    assert results.kept_text(history, 2, True).startswith("Kept epoch 2 of 5, best validation accuracy 0.9000")
 
 
 def test_a_one_class_upload_is_refused_up_front():

@@ -26,7 +26,6 @@ import pytest
 from dashboard.data.catalog import CATALOG
 from dashboard.errors import DataError
 from dashboard.data.idx import read_idx
-from dashboard.lab.trainjob import DONE
 from dashboard.lab.runs import RunStore
 from dashboard.lab.training import Trainer, TrainParams, evaluate
 from tests.conftest import ROOT, real_app
@@ -294,7 +293,6 @@ def test_train_page_on_a_full_disk_says_the_run_was_not_saved(full_disk, tmp_pat
 
 
 def test_jobs_folder_on_a_full_disk_refuses_the_job_cleanly(full_disk, monkeypatch):
-    from dashboard.lab import jobs
     from dashboard.views import train as tv
 
     fill(full_disk)

@@ -5,7 +5,6 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from dashboard.data import loading
 from dashboard.data.catalog import CATALOG
 from dashboard.errors import DataError
 from dashboard.data.loading import DatasetCache, is_available, load_dataset

@@ -238,3 +238,20 @@ def test_any_json_document_lists_without_raising(tmp_path_factory, trained, good
 def test_readable_name():
     assert run_name("mnist", (256, 128), 0.9812) == "mnist · 256-128 · 98.1%"
     assert run_name("digits", (), 0.5) == "digits · linear · 50.0%"
+
+
+def test_a_linear_run_reopens_with_its_weights_and_unit_view(tmp_path, digits_train):
+    # The linear baseline (issue 10) is saved like an MLP and must reopen like one.
+    from dashboard.lab.models import first_layer
+    from dashboard.data.loading import load_dataset
+    from dashboard.lab.predictions import first_layer_view
+    from dashboard.lab.training import TrainParams
+    from tests.mkrun import train_and_save
+
+    digits_test = load_dataset("digits", "test")
+    run = train_and_save(tmp_path, digits_train, digits_test, TrainParams(model="linear", epochs=2, seed=0))
+    model = RunStore(tmp_path).load_model(run.run_id)
+    weights = first_layer(model)
+    assert weights.shape == (64, len(digits_train.class_names))
+    view = first_layer_view(model, digits_test.images[0], top=3)
+    assert len(view.units) == 3 and view.weights.shape == (3, 8, 8)

@@ -25,6 +25,7 @@ from pathlib import Path
 import numpy as np
 from sklearn.neural_network import MLPClassifier
 
+from dashboard.lab.models import first_layer
 from dashboard.data.dataset import Dataset
 from dashboard.data.loading import cache_dir
 from dashboard.errors import DataError
@@ -351,8 +352,9 @@ def first_layer_view(model: MLPClassifier, image: np.ndarray, top: int = 8) -> U
     """
     image = np.asarray(image)
     h, w = image.shape
-    w1 = np.asarray(model.coefs_[0], dtype=np.float32)
-    b1 = np.asarray(model.intercepts_[0], dtype=np.float32)
+    w1 = np.asarray(first_layer(model), dtype=np.float32)
+    # A linear model's "first layer" is its per-class weights (one unit per class).
+    b1 = np.asarray(model.intercepts_[0] if hasattr(model, "intercepts_") else model.intercept_, dtype=np.float32)
     if w1.shape[0] != h * w:
         raise DataError(f"the model reads {w1.shape[0]} pixels; this image has {h * w}")
     x = scale_images(image[None])[0]

@@ -32,6 +32,7 @@ from pathlib import Path
 
 import numpy as np
 import skops.io as sio
+from sklearn.linear_model import SGDClassifier
 from sklearn.neural_network import MLPClassifier
 
 from dashboard.errors import DashboardError, DataError
@@ -46,9 +47,12 @@ FORMAT_VERSION = 1
 _TMP_PREFIX = ".tmp-"
 _ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
 
+MODEL_TYPES = (MLPClassifier, SGDClassifier)  # what the lab trains (dashboard.lab.models)
+
 # The only types a run's model file may contain; anything else is refused on load.
 TRUSTED_TYPES = [
     "sklearn.neural_network._multilayer_perceptron.MLPClassifier",
+    "sklearn.linear_model._stochastic_gradient.SGDClassifier",  # the linear baseline
     "sklearn.preprocessing._label.LabelBinarizer",
 ]
 
@@ -470,7 +474,7 @@ class RunStore:
             raise DataError(f"no {MODEL_FILE}")
         return Run(run_id, info, path)
 
-    def load_model(self, run_id: str) -> MLPClassifier:
+    def load_model(self, run_id: str) -> MLPClassifier | SGDClassifier:
         """The run's model, loaded with skops trusting only :data:`TRUSTED_TYPES`."""
         path = self._path(run_id) / MODEL_FILE
         try:
@@ -479,8 +483,8 @@ class RunStore:
             raise DataError(f"run {run_id} has no {MODEL_FILE}") from None
         except Exception as exc:  # skops raises many types on bad or untrusted files
             raise DataError(f"run {run_id}: the model cannot be loaded ({type(exc).__name__}: {exc})") from None
-        if not isinstance(model, MLPClassifier):
-            raise DataError(f"run {run_id}: {MODEL_FILE} is not an MLPClassifier")
+        if not isinstance(model, MODEL_TYPES):
+            raise DataError(f"run {run_id}: {MODEL_FILE} is not a model this app trains")
         return model
 
     def load_test_outputs(self, run_id: str) -> tuple[np.ndarray, np.ndarray]:

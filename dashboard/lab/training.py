@@ -16,13 +16,12 @@ import math
 import threading
 import time
 from collections.abc import Iterator, Mapping
-from dataclasses import asdict, dataclass, field, fields, replace
+from dataclasses import asdict, dataclass, field
 
 import numpy as np
 import sklearn
 from sklearn.metrics import confusion_matrix, precision_recall_fscore_support
 from sklearn.model_selection import train_test_split
-from sklearn.neural_network import MLPClassifier
 
 from dashboard.data.dataset import Dataset
 from dashboard.errors import ParameterError

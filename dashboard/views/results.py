@@ -27,6 +27,7 @@ from dashboard.data.dataset import Dataset
 from dashboard.errors import DashboardError, DataError
 from dashboard.lab import train_figures
 from dashboard.lab.imageprep import prepare_upload
+from dashboard.lab.models import first_layer
 from dashboard.lab.results import (
     RunOutputs,
     cell_samples,
@@ -271,7 +272,7 @@ def _image_shape(run: Run) -> tuple[int, int]:
     shape = run.info.get("image_shape")
     if shape:
         return int(shape[0]), int(shape[1])
-    n = int(load_model(run).coefs_[0].shape[0])
+    n = int(first_layer(load_model(run)).shape[0])
     side = int(round(n ** 0.5))
     if side * side != n:
         raise DataError(f"the run does not record its image shape and {n} pixels are not a square")
@@ -279,8 +280,9 @@ def _image_shape(run: Run) -> tuple[int, int]:
 
 
 def _weights(run: Run, key: str) -> None:
-    st.markdown("**First-layer weights**: what each hidden unit looks for (red +, blue −)")
-    st.plotly_chart(train_figures.weights_figure(load_model(run).coefs_[0], _image_shape(run)),
+    what = "hidden unit" if run.info.get("params", {}).get("model", "mlp") == "mlp" else "class (linear model)"
+    st.markdown(f"**First-layer weights**: what each {what} looks for (red +, blue −)")
+    st.plotly_chart(train_figures.weights_figure(first_layer(load_model(run)), _image_shape(run)),
                     key=f"{key}_weights")
 
 

@@ -16,7 +16,6 @@ import os
 import time
 from collections.abc import Sequence
 
-import numpy as np
 import pandas as pd
 import streamlit as st
 
@@ -26,6 +25,7 @@ from dashboard.lab import jobs, train_figures
 from dashboard.lab.jobs import JobInfo, JobState
 from dashboard.lab.params import PARAMS, PRESETS, TrainParams, describe_error, fit_preset
 from dashboard.lab.runs import RunStore
+from dashboard.views.results import show_run
 from dashboard.lab.shared import share_splits
 from dashboard.lab.sweep import grid_configs, load_sweeps, parse_grid, random_configs, ranking
 from dashboard.lab.sweep_figures import sweep_figure
@@ -33,7 +33,6 @@ from dashboard.lab.training import EpochReport, check_trainable, estimate_second
 
 REFRESH_SECONDS = 1.0
 PANEL_REFRESH_SECONDS = 3.0  # the list of other jobs
-N_MISTAKES = 16
 # A worker's start (Python, numpy, scikit-learn imports; mapping the data) on the reference machine,
 # measured by benchmarks/bench_jobs.py; added to the estimate.
 WORKER_START_SECONDS = 3.0
@@ -357,86 +356,20 @@ def _results(info: JobInfo) -> None:
                    "(killed, crashed, or the machine restarted). Its curves are kept above; no model was saved.")
         return
     result = info.result or {}
-    try:
-        from dashboard.views.results import show_run
-    except ImportError:  # the results view arrives from another branch; until then, a summary
-        show_run = None
-    if result.get("stopped") and (show_run is None or not result.get("run_id")):  # show_run says it itself
-        planned = info.data.get("epochs") or info.params.get("train", {}).get("epochs")
-        st.info(f"Stopped by you after epoch {result.get('epochs_run')} of {planned}; the model is kept.")
     if not result.get("run_id"):
+        if result.get("stopped"):
+            planned = info.data.get("epochs") or info.params.get("train", {}).get("epochs")
+            st.info(f"Stopped by you after epoch {result.get('epochs_run')} of {planned}.")
         if result.get("save_error"):
-            st.error(f"Not saved: {result['save_error']}")
+            st.error(shell.plain(f"Not saved: {result['save_error']}"))
         return
     try:
         run = RunStore(shell.runs_dir()).get(result["run_id"])
     except DashboardError as exc:
-        st.error(f"The run {result['run_id']} cannot be opened: {exc}")
+        st.error(shell.plain(f"The run {result['run_id']} cannot be opened: {exc}"))
         return
-    if show_run is not None:
-        st.caption(f"Saved as run `{run.run_id}` ({run.info['timing']['total']:.1f} s); the Runs page lists it.")
-        show_run(run, key="train_result")
-        return
-    st.subheader("Test result")
-    st.metric("Test accuracy", f"{run.test_accuracy:.4f}")
-    st.caption(kept_text(run.history, run.kept_epoch, run.params.keep_best, result.get("averaged_epochs", 0)))
-    st.caption(f"Saved as run `{run.run_id}` ({run.info['timing']['total']:.1f} s); the Runs page shows it in full.")
-    _mistakes(run)
-
-
-def _mistakes(run) -> None:
-    """The most confident test mistakes of a run (when the current dataset is the run's)."""
-    try:
-        _, test = shell.train_test()
-        preds, proba = RunStore(shell.runs_dir()).load_test_outputs(run.run_id)
-    except DashboardError:
-        return
-    if len(preds) != len(test) or proba.shape[1] != test.n_classes:
-        return
-    labels, names = test.labels, test.class_names
-    wrong = np.flatnonzero(preds != labels)
-    worst = wrong[np.argsort(proba[wrong, preds[wrong]])[::-1][:N_MISTAKES]]
-    st.markdown("**Most confident mistakes**")
-    if len(worst):
-        st.image([np.asarray(test.images[i]) for i in worst], width=84, caption=[
-            shell.plain(f"#{i} {names[labels[i]]}→{names[preds[i]]} {proba[i].max():.2f}") for i in worst])
-    else:
-        st.caption("No mistakes.")
-
-
-def kept_text(history: Sequence[EpochReport], kept_epoch: int, keep_best: bool, averaged_epochs: int = 0) -> str:
-    """Which epoch's weights the model holds, for the results.
-
-    Parameters
-    ----------
-    history : sequence of EpochReport
-        The finished epochs.
-    kept_epoch : int
-        1-based epoch whose weights were kept.
-    keep_best : bool
-        Whether the run kept its best-validation epoch (else its last one).
-    averaged_epochs : int
-        How many of the last epochs' weights the model averages (0 = none);
-        averaging overrides ``keep_best``.
-
-    Returns
-    -------
-    str
-        E.g. "Kept epoch 24 of 30, best validation accuracy 0.9060 (last epoch 0.8983)."
-    """
-    last = history[-1].val_accuracy
-    if averaged_epochs:
-        first = len(history) - averaged_epochs + 1
-        return (f"Averaged the weights of the last {averaged_epochs} epochs ({first}–{len(history)} of "
-                f"{len(history)}); last epoch's validation accuracy {last:.4f}.")
-    kept = history[kept_epoch - 1].val_accuracy
-    if keep_best:
-        return (f"Kept epoch {kept_epoch} of {len(history)}, best validation accuracy {kept:.4f} "
-                f"(last epoch {last:.4f}).")
-    return f"Kept the last epoch, {kept_epoch} of {len(history)}: validation accuracy {kept:.4f}."
-
-
-# -- sweeps -----------------------------------------------------------------------------
+    st.caption("The Runs page lists this run with all the others.")
+    show_run(run, key="train_result")
 
 
 def _sweep_tab(base: TrainParams | None, train, test) -> None:

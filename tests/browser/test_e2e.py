@@ -11,7 +11,6 @@ import json
 import re
 
 import numpy as np
-import pytest
 from playwright.sync_api import expect
 
 from tests.browser.helpers import (  # noqa: F401 - page helpers shared with the other browser tests

@@ -10,7 +10,6 @@ is built by hand.
 from __future__ import annotations
 
 import io
-import json
 import re
 
 import numpy as np

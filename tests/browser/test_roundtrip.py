@@ -14,7 +14,7 @@ import numpy as np
 from playwright.sync_api import expect
 
 from tests.browser.helpers import (
-    FRESH, choose, click_plot, goto_app, no_exception, plot_data, set_number, wait_idle, wait_range,
+    FRESH, choose, click_plot, goto_app, no_exception, plot_data, wait_idle, wait_range,
 )
 
 NAV = '[data-testid="stSidebarNav"] a'

@@ -20,7 +20,7 @@ def test_preset_then_train_at_once_trains_the_preset(app_server, page):
     goto_app(page, app_server.url, "train")
     before = {j.id for j in _queue(app_server).list()}
     choose(page, "train_preset", "quick")
-    page.locator(f".st-key-train_start button").click()  # no wait: the race of issue 9
+    page.locator(".st-key-train_start button").click()  # no wait: the race of issue 9
     expect(page.locator('.st-key-train_live [data-testid="stProgress"]')).to_be_visible(timeout=60_000)
     wait_idle(page)
     (new,) = [j for j in _queue(app_server).list() if j.id not in before]
