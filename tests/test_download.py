@@ -157,7 +157,9 @@ def test_an_endless_or_oversized_stream_stops_at_the_known_size(endless_server, 
         if Endless.sent:
             break
         time.sleep(0.05)
-    assert Endless.sent and max(Endless.sent) < size_cap(MNIST.content_size("train-images-idx3-ubyte.gz")) + 2**22
+    # Slack: what the loopback socket buffers had accepted when the client hung up (seen 4.3 MB
+    # past the cap under load); still far from the 2 GB the server would send.
+    assert Endless.sent and max(Endless.sent) < size_cap(MNIST.content_size("train-images-idx3-ubyte.gz")) + 2**24
 
 
 def test_content_sizes_match_the_real_files(shared_data):
