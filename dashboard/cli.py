@@ -137,6 +137,9 @@ def build_parser() -> argparse.ArgumentParser:
         train_cli = None
     if train_cli is not None:
         train_cli.add_parser(sub)
+        from dashboard import labelissues_cli
+
+        labelissues_cli.add_parser(sub)
     return parser
 
 
