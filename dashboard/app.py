@@ -15,7 +15,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 import streamlit as st  # noqa: E402
 
 from dashboard import shell  # noqa: E402
-from dashboard.views import datasets, explore, overview, runs, train  # noqa: E402
+from dashboard.views import datasets, explore, overview, review, runs, train  # noqa: E402
 
 PAGES = (
     # (view, title, url path, icon); the first is the default.
@@ -23,6 +23,7 @@ PAGES = (
     (overview.page, "Dataset overview", "overview", ":material/bar_chart:"),
     (train.page, "Train", "train", ":material/model_training:"),
     (runs.page, "Runs", "runs", ":material/history:"),
+    (review.page, "Review labels", "review", ":material/fact_check:"),
     (datasets.page, "Datasets", "datasets", ":material/database:"),
 )
 

@@ -57,9 +57,15 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
 
 
 def _hidden(text: str) -> tuple[int, ...]:
-    from dashboard.lab.training import parse_hidden
+    from dashboard.errors import ParameterError
 
-    return parse_hidden("hidden", text)
+    try:
+        sizes = tuple(int(part) for part in text.replace(" ", "").split(",") if part)
+    except ValueError:
+        raise ParameterError("hidden", f"must be whole numbers separated by commas, got {text!r}") from None
+    if not sizes:
+        raise ParameterError("hidden", "needs at least one layer size")
+    return sizes
 
 
 def table(records: list[dict]) -> str:

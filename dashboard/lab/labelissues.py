@@ -32,7 +32,7 @@ import json
 import os
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -262,6 +262,37 @@ class Suspects:
                 row["suggested_name"] = class_names[row["suggested"]]
             out.append(row)
         return out
+
+
+def filter_suspects(
+    suspects: Suspects,
+    given: Sequence[int] | None = None,
+    suggested: Sequence[int] | None = None,
+    hide: Iterable[int] = (),
+) -> np.ndarray:
+    """Positions (into ``suspects``, worst first) of the suspects that pass the filters.
+
+    Parameters
+    ----------
+    suspects : Suspects
+    given, suggested : sequence of int, optional
+        Keep only these given / suggested classes; None or empty keeps all.
+    hide : iterable of int
+        Sample indices to leave out (e.g. those already reviewed).
+
+    Returns
+    -------
+    ndarray of int64
+    """
+    keep = np.ones(len(suspects), dtype=bool)
+    if given:
+        keep &= np.isin(suspects.given, np.asarray(list(given), dtype=np.int64))
+    if suggested:
+        keep &= np.isin(suspects.suggested, np.asarray(list(suggested), dtype=np.int64))
+    hidden = np.fromiter((int(i) for i in hide), dtype=np.int64)
+    if hidden.size:
+        keep &= ~np.isin(suspects.indices, hidden)
+    return np.flatnonzero(keep)
 
 
 def quality_scores(labels: np.ndarray, proba: np.ndarray, method: str = DEFAULT_METHOD) -> np.ndarray:
@@ -556,6 +587,12 @@ def load_for_search(params: dict) -> Dataset:
 
     name = params.get("dataset")
     split = params.get("split", "train")
+    if params.get("data"):
+        # A user's upload, handed over as an NPZ by save_for_worker (never a pickle).
+        from dashboard.data.userdata import read_path
+
+        ds = next(iter(read_path(params["data"]).values()))
+        return ds
     if not name:
         raise ParameterError("dataset", "is required")
     ds = load_dataset(str(name), str(split))
@@ -566,6 +603,22 @@ def load_for_search(params: dict) -> Dataset:
         if corr is not None:
             ds = apply_corrections(ds, corr)
     return ds
+
+
+def save_for_worker(ds: Dataset, root: Path | None = None) -> Path:
+    """Write ``ds`` as an NPZ a worker process can load (uploads live in one session's memory).
+
+    Named by the checksum, so the worker's search lands in the same cache entry.
+    """
+    from dashboard.data.corrections import export_dataset
+
+    folder = (root or cache_root()) / "uploads"
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / f"{ds.checksum[:24]}.npz"
+    if not path.is_file():
+        (_, data), = export_dataset(ds, "npz")
+        _atomic_write(path, lambda tmp: tmp.write_bytes(data))
+    return path
 
 
 def run(params: dict, progress) -> dict:
