@@ -35,6 +35,7 @@ RESULTS = ROOT / "benchmarks" / "results" / "training.json"
 os.environ.setdefault("DASHBOARD_DATA_DIR", str(ROOT.parent / "shared" / "data"))
 
 from dashboard.data.loading import load_dataset  # noqa: E402
+from dashboard.lab.models import make_model  # noqa: E402
 from dashboard.lab.training import PRESETS, Trainer, TrainParams, evaluate, scale_images, split_indices  # noqa: E402
 
 DATASETS = ("mnist", "fashion-mnist")
@@ -139,7 +140,7 @@ def overhead(
         t = time.perf_counter()
         x_fit = scale_images(train.flat()[fit_idx])
         prep = time.perf_counter() - t
-        model = params.model()
+        model = make_model(params).estimator
         t, c = time.perf_counter(), time.process_time()
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", ConvergenceWarning)

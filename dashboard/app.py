@@ -33,10 +33,16 @@ def main(start: str | None = None) -> None:
     st.set_page_config(page_title="MNIST explorer", layout="wide")
     start = start or PAGES[0][2]
     nav = st.navigation([
-        st.Page(view, title=title, url_path=path, icon=icon, default=path == start)
+        # Each page guarded: an error is a message, and the sidebar and other pages still work.
+        st.Page(shell.guarded(view, f"The {title} page"), title=title, url_path=path, icon=icon,
+                default=path == start)
         for view, title, path, icon in PAGES
     ])
-    shell.sidebar()
+    try:
+        shell.sidebar()
+    except Exception as exc:  # noqa: BLE001 - the page below still renders
+        with st.sidebar:
+            shell.show_failure(exc, "The sidebar")
     nav.run()
 
 

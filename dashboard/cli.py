@@ -6,10 +6,11 @@ import argparse
 import sys
 from collections.abc import Sequence
 from dataclasses import replace
+from pathlib import Path
 
 import numpy as np
 
-from dashboard.data.catalog import CATALOG, DIGITS_NAME, DIGITS_TITLE, dataset_names
+from dashboard.data.catalog import CATALOG, DIGITS_NAME, DIGITS_TITLE, SPLITS, dataset_names
 from dashboard.data.dataset import Dataset
 from dashboard.errors import DashboardError, DataError
 from dashboard.data.loading import cache_dir, find_files, is_available, load_dataset
@@ -63,10 +64,20 @@ def cmd_fetch(args: argparse.Namespace) -> int:
         if name not in CATALOG:
             raise DataError(f"unknown dataset {name!r}; known: {', '.join(CATALOG)}")
         entry = CATALOG[name]
+        target = Path(args.data_dir or cache_dir()) / name
+        here = [find_files(entry, split, [target.parent]) for split in SPLITS]
+        if all(f is not None and f[0].parent == target for f in here):
+            print(f"{name}: already present in {target}; nothing downloaded.")
+            continue
+        if args.data_dir is None and is_available(name):
+            where = find_files(entry, "train")[0].parent
+            print(f"{name}: already on this machine, in {where}; nothing downloaded "
+                  f"(give --data-dir to download a copy elsewhere).")
+            continue
         if args.mirror:
             base = args.mirror.rstrip("/") + "/"
             entry = replace(entry, mirrors=(base + name + "/", *entry.mirrors))
-        folder = fetch_dataset(entry, args.data_dir, progress=ProgressBar())
+        folder = fetch_dataset(entry, args.data_dir or cache_dir(), progress=ProgressBar())
         print(f"{name}: ready in {folder}")
     return 0
 
@@ -91,6 +102,11 @@ def describe(ds: Dataset) -> str:
 
 def cmd_info(args: argparse.Namespace) -> int:
     if args.target in dataset_names():
+        if args.split == "all":  # a catalog set is its two splits, described one after the other
+            parts = [load_dataset(args.target, split) for split in SPLITS]
+            print("\n\n".join(describe(ds) for ds in parts))
+            print(f"\ntotal:    {sum(len(ds) for ds in parts):,} samples in {len(parts)} splits")
+            return 0
         ds = load_dataset(args.target, args.split or "train")
     else:
         from dashboard.data.userdata import read_path
@@ -119,7 +135,9 @@ def build_parser() -> argparse.ArgumentParser:
                        description="Download catalog datasets from their public mirrors into "
                                    "data/<name>/, verifying each file's SHA-256.")
     p.add_argument("names", nargs="+", metavar="NAME", help=f"one or more of: {', '.join(CATALOG)}")
-    p.add_argument("--data-dir", default=cache_dir(), help="where to put them (default: %(default)s)")
+    p.add_argument("--data-dir", default=None,
+                   help=f"where to put them (default: {cache_dir()}); a set already on this "
+                        f"machine is only downloaded again when this is given")
     p.add_argument("--mirror", metavar="URL",
                    help="a mirror to try first, holding <URL>/<name>/<file> (e.g. a local copy)")
     p.set_defaults(func=cmd_fetch)
@@ -128,7 +146,8 @@ def build_parser() -> argparse.ArgumentParser:
                        description="Summarise a catalog dataset by NAME, or your own file or folder "
                                    "by PATH (CSV, NPZ, IDX pair or a folder of IDX files).")
     p.add_argument("target", metavar="NAME|PATH", help=f"{', '.join(dataset_names())}, or a path")
-    p.add_argument("--split", choices=["train", "test", "all"], help="which split (default: train)")
+    p.add_argument("--split", choices=["train", "test", "all"],
+                   help="which split (default: train; all: every split, one after the other)")
     p.set_defaults(func=cmd_info)
 
     try:
@@ -137,6 +156,10 @@ def build_parser() -> argparse.ArgumentParser:
         train_cli = None
     if train_cli is not None:
         train_cli.add_parser(sub)
+        from dashboard import sweep_cli  # noqa: I001 - the sweep command (issue 10)
+
+        sweep_cli.add_parser(sub)
+
         from dashboard import labelissues_cli
 
         labelissues_cli.add_parser(sub)

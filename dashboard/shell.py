@@ -12,20 +12,28 @@ never load data themselves.
 
 from __future__ import annotations
 
+import functools
 import os
 import re
+from functools import partial
+import traceback
+from collections.abc import Callable
 from pathlib import Path
 
 import streamlit as st
 
+from dashboard import limits
+from dashboard import state as url_state
 from dashboard.data.catalog import CATALOG, DIGITS_NAME, DIGITS_TITLE, dataset_names
 from dashboard.data.dataset import Dataset
-from dashboard.errors import DataError
+from dashboard.errors import DashboardError, DataError
 from dashboard.data.loading import cache_dir, is_available, load_dataset
 from dashboard.lab.runs import default_runs_dir
-from dashboard.data.userdata import holdout_split, read_files
+from dashboard.data.userdata import clean_name, holdout_split, read_files
+from dashboard.limits import UploadLedger
 
 SCALES = {"0–255": 255.0, "0–1": 1.0}
+SCALE_CODES = {"0–255": "255", "0–1": "1"}  # how a scale is written in the URL
 COLORSCALES = ("gray", "gray_r", "Viridis", "Hot", "Blues")
 DEFAULT_DATASET = "mnist"
 UPLOAD_PREFIX = "upload: "
@@ -37,6 +45,10 @@ K_UPLOADS, K_UPLOAD_SEEN, K_NOTICE, K_SWITCH = "uploads", "upload_seen", "ds_not
 
 # Every ASCII punctuation character, each of which CommonMark lets a backslash escape.
 _MARKDOWN_PUNCT = re.compile(r"([!-/:-@\[-`{-~])")
+# Escaped, these still let GitHub-flavoured markdown see "www.x.com", "http://x" or
+# "a@b.c" and make a link of it; with a character reference in the pattern they are text.
+_AUTOLINKS = ((re.compile(r"(?i)(www)\\\."), r"\1&#46;"), (re.compile(r"\\:\\/\\/"), "&#58;//"),
+              (re.compile(r"\\@"), "&#64;"))
 
 
 def plain(text: object) -> str:
@@ -53,9 +65,15 @@ def plain(text: object) -> str:
     Returns
     -------
     str
-        Markdown source that renders to exactly ``str(text)``.
+        Markdown source that renders to exactly ``str(text)``, except that
+        control and bidirectional-override characters (which would reorder
+        what follows them) are shown as U+FFFD; bare URLs and ``www.`` names
+        stay text, not links.
     """
-    return _MARKDOWN_PUNCT.sub(r"\\\1", str(text))
+    out = _MARKDOWN_PUNCT.sub(r"\\\1", clean_name(text))
+    for pattern, repl in _AUTOLINKS:
+        out = pattern.sub(repl, out)
+    return out
 
 
 @st.cache_resource(show_spinner="Decoding the dataset…", max_entries=8)
@@ -90,18 +108,86 @@ def _download_with_progress(name: str) -> None:
         bar.empty()
 
 
+class HeldUpload(dict):
+    """A session's upload, ``{label: splits}``: a dict the upload ledger can watch
+    (weakly) to know when the session's state is gone."""
+
+
+@st.cache_resource(show_spinner=False)
+def upload_ledger() -> UploadLedger:
+    """The server's one account of upload memory, shared by every session."""
+    return UploadLedger(limits.current().total_upload_bytes, is_active=_session_active)
+
+
+def _runtime():
+    from streamlit import runtime
+
+    return runtime.get_instance() if runtime.exists() else None
+
+
+def _session_active(session_id: str) -> bool:
+    rt = _runtime()
+    return True if rt is None else rt.is_active_session(session_id)
+
+
+def _session_id() -> str:
+    from streamlit.runtime.scriptrunner import get_script_run_ctx
+
+    ctx = get_script_run_ctx()
+    return ctx.session_id if ctx is not None else "no-session"
+
+
+def _forget_files(session_id: str, files) -> None:
+    """Drop the raw uploaded bytes Streamlit keeps for the widget: once decoded (or
+    refused) they are not needed, and held they would cost up to 200 MB a session."""
+    rt = _runtime()
+    if rt is None:
+        return
+    for f in files:
+        file_id = getattr(f, "file_id", None)
+        if file_id:
+            rt.uploaded_file_mgr.remove_file(session_id, file_id)
+
+
+def _evict(session_id: str, held: HeldUpload) -> None:
+    """Free the upload of a session that is no longer connected (called by the ledger)."""
+    held.clear()
+    rt = _runtime()
+    if rt is not None:
+        rt.uploaded_file_mgr.remove_session_files(session_id)
+
+
 def _handle_upload(files) -> None:
+    """Read newly uploaded files into this session's one held upload (replacing the last).
+
+    Checked against the budget (:mod:`dashboard.limits`) before reading; what the
+    server holds for all sessions together is capped by :func:`upload_ledger`.
+    """
     key = tuple((f.name, f.size, getattr(f, "file_id", "")) for f in files)
     if not files or st.session_state.get(K_UPLOAD_SEEN) == key:
         return
     st.session_state[K_UPLOAD_SEEN] = key
+    sid = _session_id()
+    ledger = upload_ledger()
+    budget = limits.current()
     try:
+        for f in files:
+            budget.check_file_size(int(f.size), os.path.basename(f.name))
+        if not ledger.room_for(sid, 1):
+            ledger.hold(sid, 1, object(), lambda: None)  # raises the "server is full" message
         splits = read_files([(f.name, f.getvalue()) for f in files])
+        label = UPLOAD_PREFIX + clean_name(os.path.basename(files[0].name))
+        held = HeldUpload({label: splits})
+        nbytes = sum(ds.images.nbytes + ds.labels.nbytes for ds in splits.values())
+        ledger.hold(sid, nbytes, held, partial(_evict, sid, held))
     except DataError as exc:
         st.session_state[K_NOTICE] = ("error", plain(f"That file was not loaded: {exc}"))
         return
-    label = UPLOAD_PREFIX + os.path.basename(files[0].name)
-    st.session_state.setdefault(K_UPLOADS, {})[label] = splits
+    finally:
+        _forget_files(sid, files)
+    # One upload per session: the last one replaces (and frees) the one before.
+    st.session_state[K_UPLOADS] = held
+    st.session_state.pop("upload_holdouts", None)
     st.session_state[K_SWITCH] = label
     first = next(iter(splits.values()))
     st.session_state[K_NOTICE] = ("success", plain(f"Loaded {first.describe()}."))
@@ -112,10 +198,11 @@ def sidebar() -> None:
     """Draw the sidebar (dataset, split, scale, colours, upload) and make sure the
     chosen dataset is loaded; falls back to the built-in digits when it cannot be."""
     state = st.session_state
-    if K_SWITCH in state:  # set before the widget exists, as Streamlit requires
-        state[K_NAME] = state.pop(K_SWITCH)
     uploads = state.get(K_UPLOADS, {})
     options = [*dataset_names(), *uploads]
+    _apply_url(options, uploads)
+    if K_SWITCH in state:  # set before the widget exists, as Streamlit requires
+        state[K_NAME] = state.pop(K_SWITCH)
     if state.get(K_NAME) not in options:
         state[K_NAME] = DEFAULT_DATASET
     with st.sidebar:
@@ -143,6 +230,40 @@ def sidebar() -> None:
     if not (name in uploads or name == DIGITS_NAME or is_available(name)):
         _fetch_or_fall_back(name)
     st.sidebar.caption(plain(current_dataset().describe()))  # names a user's file
+    url_state.write_url("sidebar", url_state.SIDEBAR_KEYS,
+                        url_state.encode_sidebar(_sidebar_view(), SCALE_CODES, _DEFAULT_VIEW))
+
+
+_DEFAULT_VIEW = url_state.SidebarView(DEFAULT_DATASET, "train", "0–255", COLORSCALES[0])
+
+
+def _sidebar_view() -> url_state.SidebarView:
+    state = st.session_state
+    return url_state.SidebarView(state.get(K_NAME), state.get(K_SPLIT), state.get(K_SCALE), state.get(K_COLORS))
+
+
+def _apply_url(options: list[str], uploads: dict) -> None:
+    """A reload, a link or Back/Forward: the URL's dataset, split, scale and colours win.
+
+    Missing values mean the defaults; a dataset the URL names that this session
+    does not have (another session's upload, a typo) is said, not raised.
+    """
+    news = url_state.url_news("sidebar", url_state.SIDEBAR_KEYS)
+    if news is None:
+        return
+    splits = sorted({"train", "test", *(sp for name in uploads for sp in uploads[name])})
+    view = url_state.decode_sidebar(news, datasets=options, splits=splits, scale_codes=SCALE_CODES,
+                                    colorscales=COLORSCALES)
+    state = st.session_state
+    if "ds" in news and view.dataset is None:
+        state[K_NOTICE] = ("info", plain(
+            f"This link names the dataset {news['ds'][:80]!r}, which is not loaded here "
+            f"(an upload lives only in the browser tab that uploaded it); showing {_title(DEFAULT_DATASET)}."
+        ))
+    state[K_NAME] = view.dataset or _DEFAULT_VIEW.dataset
+    state[K_SPLIT] = view.split or _DEFAULT_VIEW.split
+    state[K_SCALE] = view.scale or _DEFAULT_VIEW.scale
+    state[K_COLORS] = view.colors or _DEFAULT_VIEW.colors
 
 
 def _fetch_or_fall_back(name: str) -> None:
@@ -150,12 +271,15 @@ def _fetch_or_fall_back(name: str) -> None:
         _download_with_progress(name)
     except DataError as exc:
         st.session_state[K_SWITCH] = DIGITS_NAME
+        # The error's first line says again what the advice below says: keep only its reasons.
+        reasons = "\n".join(line for line in str(exc).splitlines()[1:] if line.strip())
         st.session_state[K_NOTICE] = ("warning", (
             f"{_title(name)} is not on this machine and could not be downloaded "
             f"(no internet connection?). Showing scikit-learn's built-in 8x8 digits instead. "
-            f"To get {_title(name)}: run `python -m dashboard fetch {name}` where there is "
-            f"internet, or copy its four files ({', '.join(CATALOG[name].file_names)}) "
-            f"into {cache_dir() / name}/.\n\nDetails: {exc}"
+            f"To get {_title(name)}: in the project folder, run "
+            f"`.venv/bin/python -m dashboard fetch {name}` where there is internet, or copy its "
+            f"four files ({', '.join(CATALOG[name].file_names)}) into `{cache_dir() / name}/`."
+            + (f"\n\nWhat was tried:\n{reasons}" if reasons else "")
         ))
         st.rerun()
 
@@ -206,3 +330,32 @@ def colorscale() -> str:
 def runs_dir() -> Path:
     """Where training runs are kept (see :func:`dashboard.lab.runs.default_runs_dir`)."""
     return default_runs_dir()
+
+
+def show_failure(exc: BaseException, what: str = "This page") -> None:
+    """Show an exception as a message, never as a bare traceback.
+
+    A :class:`DashboardError` is written for the user: its message alone. Anything
+    else is a bug: a short message, with the traceback folded away for a report.
+    """
+    if isinstance(exc, DashboardError):
+        st.error(plain(str(exc)))
+        return
+    st.error(plain(f"{what} ran into an unexpected problem ({type(exc).__name__}: {str(exc)[:200]}). "
+                   "The rest of the app still works; the details below help to report it."))
+    with st.expander("Details (for a bug report)"):
+        st.code("".join(traceback.format_exception(exc)), language=None)
+
+
+def guarded(view: Callable[[], None], what: str = "This page") -> Callable[[], None]:
+    """``view`` with its failures shown by :func:`show_failure` (Streamlit's own
+    rerun/stop/page-switch signals pass through: they are not ``Exception``)."""
+
+    @functools.wraps(view)
+    def run() -> None:
+        try:
+            view()
+        except Exception as exc:  # noqa: BLE001 - the last line before a traceback page
+            show_failure(exc, what)
+
+    return run

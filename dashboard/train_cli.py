@@ -3,6 +3,7 @@
 Output: one line per epoch, then one JSON line with at least ``test_accuracy``,
 ``seconds``, ``run_id``, ``kept_epoch`` (the epoch whose weights were kept; the
 last one when the weights are averaged) and ``averaged_epochs`` (0 = no averaging).
+The flags are generated from the parameter table (:data:`dashboard.lab.params.PARAMS`).
 """
 
 from __future__ import annotations
@@ -11,17 +12,54 @@ import argparse
 import json
 import sys
 import time
-from dataclasses import fields
 from pathlib import Path
 
-from dashboard.lab.jobs import DONE, TrainingJob
-from dashboard.data.loading import load_dataset
-from dashboard.errors import DashboardError
+from dashboard.data.dataset import Dataset
+from dashboard.errors import DashboardError, DataError, ParameterError
+from dashboard.lab.params import PARAMS, PRESETS, TrainParams, describe_error, fit_preset
 from dashboard.lab.runs import RunStore, default_runs_dir
-from dashboard.lab.training import PRESETS, TrainParams
+from dashboard.lab.trainjob import DONE, TrainingJob
 
-# CLI flag -> TrainParams field (argparse turns dashes into underscores for us).
-_FIELDS = [f.name for f in fields(TrainParams)]
+
+def add_param_flags(p: argparse.ArgumentParser) -> None:
+    """One flag per row of the parameter table (strings, parsed by the table so errors read alike)."""
+    for spec in PARAMS:
+        if spec.kind == "bool":
+            # None (neither flag) keeps the preset's value.
+            p.add_argument(spec.flag, dest=spec.name, action=argparse.BooleanOptionalAction, default=None,
+                           help=f"{spec.help} (default: the preset's)")
+        else:
+            choices = f" One of: {', '.join(spec.choices)}." if spec.choices else ""
+            p.add_argument(spec.flag, dest=spec.name, metavar=spec.name.upper(), help=spec.help + choices)
+
+
+def params_from_args(args: argparse.Namespace, base: TrainParams) -> TrainParams:
+    """The flags given, over ``base``; a :class:`ParameterError` names the ``--flag``."""
+    values = {spec.name: getattr(args, spec.name, None) for spec in PARAMS}
+    try:
+        return TrainParams.from_strings({k: None if v is None else str(v) for k, v in values.items()}, base)
+    except ParameterError as exc:
+        raise DashboardError(describe_error(exc, "cli")) from None
+
+
+def load_splits(target: str) -> tuple[Dataset, Dataset]:
+    """Train and test splits of a catalog set by name, or of a file or folder by path (as ``info`` reads it).
+
+    A file with one split is held out 80/20 (stratified), as the app does with an upload.
+    """
+    from dashboard.data.catalog import dataset_names
+    from dashboard.data.loading import load_dataset
+
+    if target in dataset_names():
+        return load_dataset(target, "train"), load_dataset(target, "test")
+    if not Path(target).exists():
+        raise DataError(f"{target!r} is neither a known dataset ({', '.join(dataset_names())}) nor a file or folder")
+    from dashboard.data.userdata import holdout_split, read_path
+
+    splits = read_path(target)
+    if "train" in splits and "test" in splits:
+        return splits["train"], splits["test"]
+    return holdout_split(next(iter(splits.values())))
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
@@ -39,29 +77,15 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
     """
     p = subparsers.add_parser(
         "train",
-        help="train an MLP epoch by epoch and save the run",
-        description="Train scikit-learn's MLPClassifier one epoch at a time; the run is saved "
-        "under the runs folder and appears on the app's Runs page.",
+        help="train a model (MLP or linear baseline) epoch by epoch and save the run",
+        description="Train one model epoch by epoch; the run is saved under the runs folder and "
+        "appears on the app's Runs page.",
     )
-    p.add_argument("--dataset", required=True, help="mnist, fashion-mnist or digits")
+    p.add_argument("--dataset", required=True, metavar="NAME|PATH",
+                   help="mnist, fashion-mnist, digits, or a CSV/NPZ/IDX file or folder")
     p.add_argument("--preset", choices=sorted(PRESETS), default="default",
                    help="starting values; other flags override them (default: default)")
-    # Strings, parsed by TrainParams.from_strings so errors name the field the same way everywhere.
-    p.add_argument("--hidden", help='hidden layer sizes, e.g. "256,128"')
-    p.add_argument("--activation", help="relu, tanh, logistic or identity")
-    p.add_argument("--solver", help="adam or sgd")
-    p.add_argument("--alpha", help="L2 penalty (>= 0)")
-    p.add_argument("--learning-rate", help="initial learning rate (> 0)")
-    p.add_argument("--batch-size", help="samples per step")
-    p.add_argument("--epochs", help="passes over the data")
-    p.add_argument("--train-size", help="samples taken from the train split (0 = all)")
-    p.add_argument("--val-fraction", help="share held out for validation, in (0, 0.5]")
-    p.add_argument("--seed", help="random seed")
-    # None (neither flag) keeps the preset's value; from_strings reads "True"/"False".
-    p.add_argument("--keep-best", action=argparse.BooleanOptionalAction, default=None,
-                   help="end with the weights of the best-validation epoch (default: the preset's, on)")
-    p.add_argument("--average-last", metavar="K",
-                   help="end with the mean of the last K epochs' weights; 0 = off (overrides --keep-best)")
+    add_param_flags(p)
     p.add_argument("--runs-dir", type=Path, default=None,
                    help="where runs are saved (default: $DASHBOARD_RUNS_DIR or data/runs)")
     p.set_defaults(func=run)
@@ -83,16 +107,24 @@ def run(args: argparse.Namespace) -> int:
         dispatcher prints.
     """
     t0 = time.perf_counter()
-    values = {name: getattr(args, name, None) for name in _FIELDS}
-    params = TrainParams.from_strings(
-        {name: None if value is None else str(value) for name, value in values.items()}, PRESETS[args.preset]
-    )
-    train, test = load_dataset(args.dataset, "train"), load_dataset(args.dataset, "test")
+    params = params_from_args(args, PRESETS[args.preset])
+    train, test = load_splits(args.dataset)
+    # A preset made for MNIST adapts to a small set, and says so; values given as flags are kept.
+    explicit = {spec.name for spec in PARAMS if getattr(args, spec.name, None) is not None}
+    fitted, changes = fit_preset(params, len(train), train.n_classes)
+    if changes and not explicit & set(_changed_fields(params, fitted)):
+        params = fitted
+        print(f"preset {args.preset} adapted to {train.name}: " + "; ".join(changes), file=sys.stderr)
     store = RunStore(args.runs_dir or default_runs_dir())
-    job = TrainingJob(params, train, test, store)
+    try:
+        job = TrainingJob(params, train, test, store)
+    except ParameterError as exc:
+        raise DashboardError(describe_error(exc, "cli")) from None
     snap = job.run(on_epoch=lambda report: print(report.line(), flush=True))
     if snap.state != DONE:
         raise DashboardError(f"training failed: {snap.error}")
+    if snap.run is None:
+        raise DashboardError(f"trained (test accuracy {snap.metrics.accuracy:.4f}) but {snap.save_error}")
     print(
         json.dumps(
             {
@@ -113,8 +145,12 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
+def _changed_fields(a: TrainParams, b: TrainParams) -> list[str]:
+    return [spec.name for spec in PARAMS if getattr(a, spec.name) != getattr(b, spec.name)]
+
+
 def main(argv: list[str] | None = None) -> int:
-    """Stand-alone entry (``python -m dashboard.train_cli ...``) until the main CLI wires ``train`` in."""
+    """Stand-alone entry (``python -m dashboard.train_cli ...``)."""
     parser = argparse.ArgumentParser(prog="dashboard")
     add_parser(parser.add_subparsers(dest="command", required=True))
     args = parser.parse_args(argv)

@@ -175,3 +175,43 @@ def test_bad_upload_shows_a_message():
     assert not at.exception
     assert any("not loaded" in e.value for e in at.error)
     assert showing(at) == (1, 48, 60_000)  # still exploring the set it had
+
+
+def test_a_link_reproduces_the_view(mnist_train):
+    """The URL's state wins on a fresh session (a reload or a pasted link)."""
+    at = AppTest.from_file(APP, default_timeout=60)
+    for k, v in {"classes": "7", "page": "5", "per": "48", "sample": "1719", "px": "10,12"}.items():
+        at.query_params[k] = v
+    at.run()
+    assert not at.exception
+    sevens = np.flatnonzero(mnist_train.labels == 7)
+    assert showing(at) == (4 * 48 + 1, 5 * 48, len(sevens))
+    assert at.session_state[ex.K_CLASSES] == [7]
+    assert at.session_state[ex.K_SAMPLE] == 1719
+    assert (at.session_state[ex.K_ROW], at.session_state[ex.K_COL]) == (10, 12)
+    assert grid_samples(at) == sevens[4 * 48: 5 * 48].tolist()
+
+
+@pytest.mark.parametrize("params", [
+    {"page": "-5", "sample": "abc", "classes": "99"},
+    {"page": "99999999", "per": "7", "px": "99,99", "sel": "deadbeef0000"},
+    {"ds": "nope", "split": "../x", "scale": "2", "cmap": "<b>x</b>"},
+])
+def test_hostile_url_values_fall_back_quietly(params):
+    at = AppTest.from_file(APP, default_timeout=60)
+    for k, v in params.items():
+        at.query_params[k] = v
+    at.run()
+    assert not at.exception
+    first, last, total = showing(at)
+    assert total == 60_000 and at.session_state["ds_name"] == "mnist"
+    assert at.session_state[ex.K_SAMPLE] == 0
+
+
+def test_view_written_to_the_url():
+    at = start()
+    at.multiselect(key=ex.K_CLASSES).set_value([3]).run()
+    at.button(key="explore_next").click().run()
+    assert at.query_params["classes"] == "3" and at.query_params["page"] == "2"
+    at.radio(key="value_scale").set_value("0–1").run()
+    assert at.query_params["scale"] == "1"

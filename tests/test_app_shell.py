@@ -89,3 +89,45 @@ def test_good_upload_becomes_the_dataset(digits_train):
     # The upload is this session's: its arrays are what was sent.
     ds = at.session_state["uploads"]["upload: my digits.csv"]["all"]
     assert np.array_equal(ds.images, digits_train.images[:40])
+
+
+def _replace_page(monkeypatch, path: str, view) -> None:
+    """The app's page at url ``path`` drawn by ``view`` (the app module is imported once)."""
+    from dashboard import app as app_module
+
+    pages = tuple((view if p == path else v, t, p, i) for v, t, p, i in app_module.PAGES)
+    monkeypatch.setattr(app_module, "PAGES", pages)
+
+
+def test_a_failing_page_is_a_message_not_a_traceback(shared_data, monkeypatch):
+    """An unexpected error: a short message, the traceback folded away, the sidebar intact."""
+    from tests.conftest import real_app
+
+    def broken() -> None:
+        import streamlit as st
+
+        st.write("before the failure")
+        raise KeyError(0)
+
+    _replace_page(monkeypatch, "overview", broken)
+    at = real_app("overview").run()
+    assert not at.exception
+    (error,) = at.error
+    assert "unexpected problem (KeyError: 0)" in re.sub(r"\\(.)", r"\1", error.value)
+    (details,) = [e for e in at.expander if "Details" in e.label]
+    assert "Traceback" in details.code[0].value and "KeyError" in details.code[0].value
+    assert "mnist (train): 60,000 images" in page_text(at)  # the sidebar still drew
+
+
+def test_a_dashboard_error_is_its_message(shared_data, monkeypatch):
+    from dashboard.errors import DataError
+    from tests.conftest import real_app
+
+    def refuses() -> None:
+        raise DataError("that file has no label column")
+
+    _replace_page(monkeypatch, "overview", refuses)
+    at = real_app("overview").run()
+    assert not at.exception
+    assert [re.sub(r"\\(.)", r"\1", e.value) for e in at.error] == ["that file has no label column"]
+    assert not [e for e in at.expander if "Details" in e.label]  # the user's message needs no trace

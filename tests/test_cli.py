@@ -6,7 +6,7 @@ import os
 import subprocess
 import sys
 
-from tests.conftest import ROOT
+from tests.conftest import ROOT, Handler
 
 
 def run(*args, env=None, check=True):
@@ -70,3 +70,40 @@ def test_help_explains_commands():
     out = run("--help").stdout
     for cmd in ("datasets", "fetch", "info"):
         assert cmd in out
+
+
+def test_info_split_all_of_a_catalog_set_describes_both(shared_data):
+    out = run("info", "mnist", "--split", "all").stdout
+    assert "dataset:  mnist (train)" in out and "dataset:  mnist (test)" in out
+    assert "total:    70,000 samples in 2 splits" in out
+
+
+def test_fetch_of_a_set_already_present_says_so_without_the_network(server, tmp_path):
+    # Available through DASHBOARD_DATA_DIR: nothing is asked of any server.
+    proc = run("fetch", "mnist", "--mirror", f"{server}/good")
+    assert "already on this machine" in proc.stdout and str(shared_data_dir()) in proc.stdout
+    # Downloaded into a folder once, then asked again: "already present", no request.
+    run("fetch", "mnist", "--mirror", f"{server}/good", "--data-dir", str(tmp_path))
+    hits = len(Handler.hits)
+    proc = run("fetch", "mnist", "--mirror", f"{server}/good", "--data-dir", str(tmp_path))
+    assert "already present in" in proc.stdout
+    assert len(Handler.hits) == hits
+
+
+def shared_data_dir():
+    return os.environ["DASHBOARD_DATA_DIR"]
+
+
+def test_info_refuses_devices_fifos_and_oversize_files_fast(tmp_path):
+    proc = run("info", "/dev/zero", check=False)
+    assert proc.returncode == 1 and "not a regular file" in proc.stderr
+    fifo = tmp_path / "pipe.csv"
+    os.mkfifo(fifo)
+    proc = run("info", str(fifo), check=False)  # would block forever if it were opened
+    assert proc.returncode == 1 and "not a regular file" in proc.stderr
+    big = tmp_path / "big.csv"
+    with open(big, "wb") as fh:
+        fh.truncate(3 * 2**20)  # sparse: no disk used
+    proc = run("info", str(big), check=False, env={"DASHBOARD_MAX_UPLOAD_MB": "2"})
+    assert proc.returncode == 1 and "DASHBOARD_MAX_UPLOAD_MB" in proc.stderr
+    assert "Traceback" not in proc.stderr

@@ -90,3 +90,86 @@ def test_stale_part_file_from_a_killed_download_is_removed(server, tmp_path):
     (tmp_path / "mnist" / ".train-images-idx3-ubyte.gz.abc.part").write_bytes(b"half")
     fetch_dataset(replace(MNIST, mirrors=(f"{server}/good/",)), tmp_path)
     assert leftovers(tmp_path / "mnist") == sorted(MNIST.file_names)
+
+
+# --- size caps (issue 14): an endless or oversized stream is cut off at the known size ---
+
+import threading
+import time
+import zlib
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+from dashboard.data.download import size_cap
+
+
+class Endless(BaseHTTPRequestHandler):
+    """``/endless/<file>``: random-looking bytes forever, no length; ``/bomb/<file>``: an
+    endless valid gzip stream of zeros; ``/liar/<file>``: announces 10 GB."""
+
+    sent: list[int] = []
+
+    def log_message(self, *args):
+        pass
+
+    def do_GET(self):
+        mode = self.path.split("/")[1]
+        self.send_response(200)
+        if mode == "liar":
+            self.send_header("Content-Length", str(10 * 2**30))
+        self.end_headers()
+        block = np.random.default_rng(0).integers(0, 256, 1 << 16, dtype=np.uint8).tobytes()
+        gz = zlib.compressobj(9, zlib.DEFLATED, 31)
+        sent = 0
+        try:
+            while sent < 2 * 2**30:  # 2 GB at most, should the client never stop
+                chunk = gz.compress(b"\0" * (1 << 22)) if mode == "bomb" else block
+                self.wfile.write(chunk)
+                sent += len(chunk)
+        except (BrokenPipeError, ConnectionResetError):
+            pass
+        finally:
+            Endless.sent.append(sent)
+
+
+@pytest.fixture()
+def endless_server():
+    Endless.sent = []
+    httpd = ThreadingHTTPServer(("127.0.0.1", 0), Endless)
+    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{httpd.server_address[1]}"
+    httpd.shutdown()
+    httpd.server_close()
+
+
+@pytest.mark.parametrize("mode, message", [
+    ("endless", "more than"),
+    ("bomb", "decompresses to more than"),
+    ("liar", "announces"),
+])
+def test_an_endless_or_oversized_stream_stops_at_the_known_size(endless_server, tmp_path, mode, message):
+    entry = replace(MNIST, mirrors=(f"{endless_server}/{mode}/",))
+    with pytest.raises(DataError, match=message):
+        fetch_dataset(entry, tmp_path)
+    assert not (tmp_path / "mnist").exists()
+    # The client hung up at the cap: the server sent nothing near its 2 GB.
+    for _ in range(100):
+        if Endless.sent:
+            break
+        time.sleep(0.05)
+    assert Endless.sent and max(Endless.sent) < size_cap(MNIST.content_size("train-images-idx3-ubyte.gz")) + 2**22
+
+
+def test_content_sizes_match_the_real_files(shared_data):
+    import gzip
+
+    for name in MNIST.file_names:
+        with gzip.open(shared_data / "mnist" / name) as fh:
+            assert len(fh.read()) == MNIST.content_size(name)
+
+
+def test_catalog_mirrors_put_https_first():
+    for entry in CATALOG.values():
+        schemes = [m.split(":", 1)[0] for m in entry.mirrors]
+        assert schemes == sorted(schemes, key=lambda s: s != "https"), entry.name
+        assert schemes[0] == "https"

@@ -1,4 +1,5 @@
-"""Real faults: a download killed by SIGKILL, and saving a run on a full or read-only disk.
+"""Real faults: a download killed by SIGKILL, saving a run on a full or read-only disk, and dying
+job workers, sweep drivers and Dask workers.
 
 Nothing here is mocked. The download runs the real CLI in a subprocess against
 a slow HTTP server on 127.0.0.1 and is killed mid-file. The full disk is a
@@ -25,7 +26,7 @@ import pytest
 from dashboard.data.catalog import CATALOG
 from dashboard.errors import DataError
 from dashboard.data.idx import read_idx
-from dashboard.lab.jobs import DONE
+from dashboard.lab.trainjob import DONE
 from dashboard.lab.runs import RunStore
 from dashboard.lab.training import Trainer, TrainParams, evaluate
 from tests.conftest import ROOT, real_app
@@ -257,32 +258,154 @@ def test_save_past_the_file_size_limit_fails_cleanly(tmp_path):
 
 
 
-def test_train_page_on_a_full_disk_shows_the_message_and_the_results(full_disk, monkeypatch):
-    from dashboard.views import train as tv
-
-    runs = full_disk / "runs"
-    runs.mkdir()
-    fill(full_disk)
-    monkeypatch.setenv("DASHBOARD_RUNS_DIR", str(runs))
-    at = real_app("train", timeout=90)
-    at.run()
+def _digits_short(at, tv):
     at.selectbox(key="ds_name").set_value("digits").run()
     at.selectbox(key=tv.K_PRESET).set_value("quick").run()
     at.text_input(key=tv.K_HIDDEN).set_value("16")
     at.number_input(key=tv.K_EPOCHS).set_value(2)
     at.number_input(key=tv.K_SIZE).set_value(0)  # all of digits' 1,437
     at.number_input(key=tv.K_BATCH).set_value(100)
+
+
+def test_train_page_on_a_full_disk_says_the_run_was_not_saved(full_disk, tmp_path, monkeypatch):
+    """The job runs (its folder is elsewhere); saving the run fails: the page says so, nothing half-written."""
+    from dashboard.lab import jobs
+    from dashboard.views import train as tv
+
+    runs = full_disk / "runs"
+    runs.mkdir()
+    fill(full_disk)
+    monkeypatch.setenv("DASHBOARD_RUNS_DIR", str(runs))
+    monkeypatch.setenv("DASHBOARD_JOBS_DIR", str(tmp_path / "jobs"))
+    at = real_app("train", timeout=90)
+    at.run()
+    _digits_short(at, tv)
     at.button(key=tv.K_START).click().run()
     assert not at.error, [e.value for e in at.error]
-    job = at.session_state[tv.K_JOB]
-    assert job.join(timeout=120)
+    info = jobs.default_queue().wait(at.session_state[tv.K_JOB], timeout=180)
+    at.run()
     at.run()
     assert not at.exception, at.exception
-    snap = job.snapshot()
-    assert snap.state == DONE and snap.run is None and "the disk is full" in snap.save_error
+    assert info.state is jobs.JobState.DONE and info.result["run_id"] is None
+    assert "the disk is full" in info.result["save_error"]
     errors = [e.value for e in at.error]
     assert any("Not saved" in e and "the disk is full" in e for e in errors), errors
-    (acc,) = [m for m in at.metric if m.label == "Test accuracy"]
-    assert float(acc.value) == pytest.approx(snap.metrics.accuracy, abs=1e-4)  # results still shown
-    assert any(c.proto.id.endswith(tv.K_TEST_CONF) for c in at.get("plotly_chart"))
     assert os.listdir(runs) == []
+
+
+def test_jobs_folder_on_a_full_disk_refuses_the_job_cleanly(full_disk, monkeypatch):
+    from dashboard.lab import jobs
+    from dashboard.views import train as tv
+
+    fill(full_disk)
+    monkeypatch.setenv("DASHBOARD_RUNS_DIR", str(full_disk / "runs"))
+    monkeypatch.setenv("DASHBOARD_JOBS_DIR", str(full_disk / "jobs"))
+    at = real_app("train", timeout=90)
+    at.run()
+    _digits_short(at, tv)
+    at.button(key=tv.K_START).click().run()
+    assert not at.exception, at.exception
+    assert any("could not" in e.value for e in at.error), [e.value for e in at.error]
+    folder = full_disk / "jobs"
+    assert not folder.exists() or [p.name for p in folder.iterdir() if p.is_dir()] == []
+
+
+# ---------------------------------------------------------------- workers, servers and clusters dying
+
+
+def _kill_job_workers(folder: Path) -> None:
+    """End the workers a test started (they outlive servers by design), by the pids they recorded."""
+    from dashboard.lab import jobs
+
+    for claim in folder.glob(f"*/{jobs.CLAIM_FILE}"):
+        pid = (jobs.read_json(claim) or {}).get("pid")
+        if jobs.pid_alive(pid):
+            os.kill(pid, signal.SIGKILL)
+
+
+def test_a_training_worker_killed_mid_epoch_is_interrupted_and_the_queue_moves_on(tmp_path, mnist_train, mnist_test):
+    from dashboard.lab import jobs
+    from dashboard.lab.shared import share_splits
+
+    q = jobs.JobQueue(tmp_path / "jobs", max_workers=1)
+    ref = share_splits(mnist_train, mnist_test, tmp_path / "arrays")
+    runs = tmp_path / "runs"
+    long = TrainParams(hidden=(64,), epochs=500, train_size=5000, batch_size=100)
+    first = q.submit("train", {"train": long.to_dict(), "data": ref, "runs_dir": str(runs)})
+    second = q.submit("train", {"train": PARAMS.to_dict() | {"train_size": 2000}, "data": ref, "runs_dir": str(runs)})
+    try:
+        deadline = time.monotonic() + 180
+        while len(q.get(first).data.get("history", [])) < 2 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        pid = jobs.read_json(q.root / first / jobs.CLAIM_FILE)["pid"]
+        os.kill(pid, signal.SIGKILL)  # mid-epoch: epochs take ~0.3 s, we poll every 50 ms
+        while jobs.pid_alive(pid):
+            time.sleep(0.05)
+        killed = q.get(first)
+        assert killed.state is jobs.JobState.INTERRUPTED
+        assert len(killed.data["history"]) >= 2  # the epochs it finished are kept
+        done = q.wait(second, timeout=180)  # the queue moved on
+        assert done.state is jobs.JobState.DONE, done.error
+    finally:
+        _kill_job_workers(q.root)
+    store = RunStore(runs)
+    listing = store.list()
+    assert listing.problems == [] and [r.run_id for r in listing.runs] == [done.result["run_id"]]
+    assert [p.name for p in runs.iterdir()] == [done.result["run_id"]]  # nothing half-written
+    store.load_model(done.result["run_id"])
+
+
+def test_the_sweep_driver_killed_mid_sweep_leaves_only_whole_runs(tmp_path):
+    """``python -m dashboard sweep`` SIGKILLed after its first run: the saved runs load, the rest never appear."""
+    from dashboard.lab.sweep import load_sweeps
+
+    runs = tmp_path / "runs"
+    env = {**os.environ, "DASHBOARD_RUNS_DIR": str(runs), "DASHBOARD_CACHE_DIR": str(tmp_path / "cache")}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "dashboard", "sweep", "--dataset", "digits", "--grid", "hidden=8,16,32,64,128,256",
+         "epochs=1,300", "--batch-size", "50", "--n-jobs", "2"],
+        cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, start_new_session=True,
+    )
+    try:
+        line = proc.stdout.readline()
+        assert line.startswith("[1/12]"), line
+    finally:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait(30)
+    time.sleep(1)
+    store = RunStore(runs)
+    listing = store.list()
+    assert listing.problems == [] and 1 <= len(listing.runs) < 12
+    for run in listing.runs:
+        store.load_model(run.run_id)
+        store.load_test_outputs(run.run_id)
+    (record,) = load_sweeps(runs)
+    assert record["state"] == "interrupted"
+    assert {row["run_id"] for row in record["rows"]} <= {r.run_id for r in listing.runs}
+
+
+def test_a_dask_worker_stopped_mid_task_is_replaced_and_the_sweep_completes(tmp_path):
+    from dask.distributed import Client, LocalCluster
+
+    from dashboard.data.loading import load_dataset
+    from dashboard.lab.sweep import grid_configs, parse_grid, run_sweep
+
+    train, test = load_dataset("digits", "train"), load_dataset("digits", "test")
+    configs = grid_configs(TrainParams(epochs=40, batch_size=50), parse_grid(["hidden=16,32,48,64"]))
+    killed = []
+    with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None) as cluster, \
+            Client(cluster) as client:
+        pids = list(client.run(os.getpid).values())
+
+        def on_run(row, done, total):
+            if not killed:  # the other worker is mid-task now: stop it hard
+                busy = [p for p in pids if p != row.pid]
+                os.kill(busy[0], signal.SIGKILL)
+                killed.append(busy[0])
+
+        record = run_sweep(configs, train, test, RunStore(tmp_path / "runs"), cluster=cluster.scheduler_address,
+                           client=client, on_run=on_run)
+    assert killed
+    assert record["state"] == "done" and len(record["rows"]) == 4
+    store = RunStore(tmp_path / "runs")
+    assert len(store.list().runs) == 4 and store.list().problems == []

@@ -53,17 +53,77 @@ def test_heatmap_row_zero_is_at_the_top(digits_train):
     assert tuple(fig.layout.yaxis.range) == (7.5, -0.5)
 
 
+def _written(fig):
+    """{(row, col): (text, colour)} of the numbers drawn by the grid's text traces."""
+    out = {}
+    for tr in fig.data[2:]:
+        for x, y, t in zip(tr.x, tr.y, tr.text):
+            out[(int(y), int(x))] = (t, tr.textfont.color)
+    return out
+
+
 @pytest.mark.parametrize("scale", [255.0, 1.0])
-def test_matrix_writes_every_value(ds, scale):
+def test_matrix_writes_every_value_in_three_characters(ds, scale):
     img = ds.images[7]
     fig = figures.matrix_figure(img, value_scale=scale, pixel=(0, 0))
     text = np.asarray(fig.data[0].text)
     assert text.shape == ds.shape
-    expected = img.astype(int).astype(str) if scale == 255.0 else np.char.mod("%.2f", img / 255)
-    assert np.array_equal(text, expected)
-    assert fig.data[0].texttemplate == "%{text}"
-    assert fig.data[0].textfont.size >= 8  # readable at 28x28
+    written = _written(fig)
+    assert len(written) == img.size
+    for (r, c), (t, _) in written.items():
+        v = img[r, c] * scale / 255
+        assert len(t) <= 3  # "255" or ".50": never "0.00" running into the next cell
+        assert float("0" + t if t.startswith(".") else t) == pytest.approx(v, abs=0.005)
+        assert text[r, c] == t
+    # Three characters of about 0.6 em fit the cell the figure's height gives.
+    cell = (760 - 50) / max(ds.shape)
+    assert 3 * 0.6 * fig.data[2].textfont.size <= cell
+    assert fig.data[2].textfont.size >= 8  # readable at 28x28
     assert len(fig.layout.shapes) == 1
+
+
+@pytest.mark.parametrize("colorscale", ["gray", "gray_r", "Viridis", "Blues"])
+def test_matrix_is_shaded_like_the_heatmap_with_contrasting_numbers(mnist_train, colorscale):
+    import plotly.colors as pc
+
+    img = mnist_train.images[0]
+    heat = figures.heatmap_figure(img, colorscale=colorscale).data[0]
+    grid = figures.matrix_figure(img, colorscale=colorscale).data[0]
+    assert grid.colorscale == heat.colorscale and (grid.zmin, grid.zmax) == (heat.zmin, heat.zmax)
+    scale = pc.get_colorscale(colorscale)
+    for (r, c), (_, colour) in _written(figures.matrix_figure(img, colorscale=colorscale)).items():
+        cell = pc.sample_colorscale(scale, [img[r, c] / 255])[0]
+        red, green, blue = (float(v) for v in cell[4:-1].split(","))
+        lum = (0.299 * red + 0.587 * green + 0.114 * blue) / 255
+        assert colour == ("#000000" if lum > 0.5 else "#ffffff"), (r, c, cell, colour)
+
+
+def test_large_image_views_are_windows_in_the_images_own_coordinates():
+    rng = np.random.default_rng(0)
+    img = rng.integers(0, 256, (1000, 1000), dtype=np.uint8)
+    pixel = (600, 10)
+    grid = figures.matrix_figure(img, pixel=pixel)
+    z = np.asarray(grid.data[0].z)
+    assert z.shape == (figures.MATRIX_WINDOW, figures.MATRIX_WINDOW)
+    r0, c0 = int(grid.data[0].y[0]), int(grid.data[0].x[0])
+    assert r0 <= 600 < r0 + 28 and c0 == 0
+    assert np.array_equal(z, img[r0:r0 + 28, :28])
+    assert figures.clicked_pixel({"points": [{"curve_number": 1, "x": 5, "y": 601}]}, img.shape) == (601, 5)
+    heat = figures.heatmap_figure(img, pixel=pixel)
+    hz = np.asarray(heat.data[0].z)
+    assert max(hz.shape) <= figures.HEATMAP_MAX_CELLS
+    block = -(-1000 // figures.HEATMAP_MAX_CELLS)
+    assert hz[0, 0] == pytest.approx(img[:block, :block].mean())
+    cells = heat.data[1]
+    assert len(cells.x) == hz.size and max(cells.x) < 1000 and max(cells.y) < 1000
+    vec = figures.vector_figure(img, index=600 * 1000 + 10)
+    assert len(vec.data[0].x) == figures.VECTOR_WINDOW
+    assert vec.data[0].x[0] <= 600_010 <= vec.data[0].x[-1]
+    assert np.array_equal(vec.data[0].y, img.reshape(-1)[vec.data[0].x[0]:vec.data[0].x[-1] + 1])
+    assert list(vec.data[2].x) == [600_010] and list(vec.data[2].y) == [img[600, 10]]
+    # Every view of it fits in well under a megabyte of JSON.
+    for fig in (grid, heat, vec):
+        assert len(fig.to_json()) < 1_000_000
 
 
 def test_vector_has_values_boundaries_and_mark(ds):

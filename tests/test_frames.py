@@ -73,3 +73,22 @@ def test_vector_text_is_the_flat_image(ds, scale):
     values = np.array([float(v) for v in text.split(", ")])
     assert values.shape == (ds.n_features,)
     assert np.allclose(values, img.reshape(-1) * scale / 255, atol=1e-4)
+
+
+def test_large_images_give_a_window_of_columns_around_the_pixel():
+    rng = np.random.default_rng(1)
+    flat = rng.integers(0, 256, (30, 1000 * 1000), dtype=np.uint8)
+    labels = np.arange(30) % 3
+    k = 500_123
+    df = frames.page_frame(flat, labels, [4, 9], pixel=k)
+    lo, hi = df.attrs["columns"]
+    assert hi - lo == frames.MAX_TABLE_COLUMNS and lo <= k < hi
+    assert list(df.columns[:2]) == ["label", f"pixel{lo}"]
+    assert np.array_equal(df.iloc[:, 1:].to_numpy(), flat[[4, 9], lo:hi])
+    shown = frames.display_table(df, sample=9, pixel=k).to_pandas()
+    assert list(shown.columns[:4]) == ["sample", "inspected", "label", f"pixel{k}"]
+    assert shown[f"pixel{k}"].tolist() == flat[[4, 9], k].tolist()
+    assert shown.shape[1] == 3 + frames.MAX_TABLE_COLUMNS
+    text = frames.vector_text(flat[4].reshape(1000, 1000), index=k)
+    assert text.startswith(f"(indices {lo:,} to {hi - 1:,} of 1,000,000)")
+    assert text.count(",") - text[:text.index(")")].count(",") == frames.MAX_TABLE_COLUMNS - 1

@@ -1,84 +1,157 @@
-"""The background training job: runs in a thread, can be stopped, keeps its own state."""
+"""The job system: real worker processes, state on disk, visible from any JobQueue object."""
 
 from __future__ import annotations
 
-import threading
+import os
+import signal
+import time
 
-import numpy as np
 import pytest
 
-from dashboard.errors import DashboardError, ParameterError
-from dashboard.lab.jobs import DONE, TrainingJob
-from dashboard.lab.runs import RunStore
-from dashboard.lab.training import TrainParams, scale_images
-
-PARAMS = TrainParams(hidden=(32,), epochs=3, train_size=2000, batch_size=100)
+from dashboard.errors import DashboardError
+from dashboard.lab import jobs
+from dashboard.lab.jobs import JobInfo, JobQueue, JobState, Progress
+from tests.job_kinds_for_tests import KINDS
 
 
-def test_job_trains_evaluates_and_saves(tmp_path, mnist_train, mnist_test):
-    store = RunStore(tmp_path)
-    job = TrainingJob(PARAMS, mnist_train, mnist_test, store).start()
-    assert job.join(timeout=120)
-    snap = job.snapshot()
-    assert snap.state == DONE, snap.error
-    assert snap.epoch == 3 and len(snap.history) == 3 and not snap.stopped_early
-    assert snap.metrics.accuracy > 0.7
-    assert [r.run_id for r in store.list().runs] == [snap.run.run_id]
-    assert snap.run.info["status"] == "completed"
-    # The saved run records the epoch whose weights it holds: the best on validation.
-    accs = [r.val_accuracy for r in snap.history]
-    assert snap.kept_epoch == snap.run.info["kept_epoch"] == int(np.argmax(accs)) + 1
-    assert store.get(snap.run.run_id).kept_epoch == snap.kept_epoch
+def _queue(tmp_path, n=2):
+    return JobQueue(tmp_path / "jobs", max_workers=n, kinds=KINDS)
 
 
-def test_stop_ends_after_current_epoch_and_saves_the_model(tmp_path, mnist_train, mnist_test):
-    store = RunStore(tmp_path)
-    job = TrainingJob(TrainParams(hidden=(32,), epochs=50, train_size=2000, batch_size=100),
-                      mnist_train, mnist_test, store)
-    first = threading.Event()
-    # Stop as soon as the first epoch is reported, from another thread, like the page's button.
-    job.start()
-    while not job.snapshot().history:
-        assert job._thread.is_alive()
-        first.wait(0.01)
-    job.stop()
-    assert job.join(timeout=120)
-    snap = job.snapshot()
-    assert snap.state == DONE and snap.stopped_early
-    assert 1 <= snap.epoch < 50
-    assert snap.run.info["status"] == "stopped"
-    model = store.load_model(snap.run.run_id)
-    acc = np.mean(model.predict(scale_images(mnist_test.images)) == mnist_test.labels)
-    assert acc == pytest.approx(snap.metrics.accuracy)
+def test_a_job_runs_in_a_worker_process_and_reports_progress_and_result(tmp_path):
+    q = _queue(tmp_path)
+    job_id = q.submit("count", {"n": 3, "delay": 0.01}, title="three")
+    info = q.wait(job_id, timeout=60)
+    assert isinstance(info, JobInfo)
+    assert info.state is JobState.DONE, info.error
+    assert info.result == {"counted": 3}
+    assert info.fraction == 1.0 and info.message == "step 3 of 3"
+    assert info.data["steps"] == [1, 2, 3]
+    assert info.data["pid"] != os.getpid()  # not a thread of this process
+    assert info.title == "three" and info.kind == "count" and info.params == {"n": 3, "delay": 0.01}
+    assert info.created <= info.started <= info.ended
 
 
-def test_two_jobs_at_once_keep_separate_results(mnist_train, mnist_test):
-    a = TrainingJob(TrainParams(hidden=(16,), epochs=2, train_size=2000, batch_size=100, seed=1),
-                    mnist_train, mnist_test).start()
-    b = TrainingJob(TrainParams(hidden=(48,), epochs=3, train_size=3000, batch_size=100, seed=2),
-                    mnist_train, mnist_test).start()
-    assert a.join(120) and b.join(120)
-    sa, sb = a.snapshot(), b.snapshot()
-    assert (sa.state, sb.state) == (DONE, DONE)
-    assert (sa.epoch, sb.epoch) == (2, 3)
-    assert a.model.coefs_[0].shape == (784, 16) and b.model.coefs_[0].shape == (784, 48)
-    assert sa.history[0].val_confusion.sum() == 200 and sb.history[0].val_confusion.sum() == 300
+def test_a_new_queue_object_sees_the_same_jobs(tmp_path):
+    """A reload, a new tab or a restarted server builds a new queue on the same folder."""
+    q = _queue(tmp_path)
+    job_id = q.submit("count", {"n": 40, "delay": 0.05})
+    other = JobQueue(tmp_path / "jobs", kinds=KINDS)
+    deadline = time.monotonic() + 30
+    while other.get(job_id).fraction == 0 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    seen = other.get(job_id)
+    assert seen.state is JobState.RUNNING and 0 < seen.fraction < 1
+    assert [j.id for j in other.list()] == [job_id]
+    other.stop(job_id)
+    end = q.wait(job_id, timeout=30)
+    assert end.state is JobState.STOPPED
+    assert 1 <= end.result["counted"] < 40
 
 
-def test_bad_parameters_fail_before_a_thread_starts(mnist_train, mnist_test):
-    with pytest.raises(ParameterError, match="^batch_size:"):
-        TrainingJob(TrainParams(train_size=1000, batch_size=5000), mnist_train, mnist_test)
+def test_at_most_max_workers_run_and_the_queue_moves_on(tmp_path):
+    q = _queue(tmp_path, n=1)
+    first = q.submit("count", {"n": 10, "delay": 0.05})
+    second = q.submit("count", {"n": 2, "delay": 0.01})
+    assert q.get(second).state is JobState.QUEUED
+    assert q.get(first).state is JobState.RUNNING
+    # Nobody calls dispatch here: the first worker starts the second when it ends.
+    deadline = time.monotonic() + 60
+    while not (jobs.read_json(q.root / second / jobs.RESULT_FILE)) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert jobs.read_job(q.root / second).state is JobState.DONE
+    first_info, second_info = q.get(first), q.get(second)
+    assert first_info.ended <= second_info.started
 
 
-def test_splits_of_different_sets_are_refused(mnist_train, digits_train):
-    with pytest.raises(DashboardError):
-        TrainingJob(PARAMS, mnist_train, digits_train)
+def test_stopping_a_queued_job_means_it_never_starts(tmp_path):
+    q = _queue(tmp_path, n=1)
+    first = q.submit("count", {"n": 20, "delay": 0.05})
+    second = q.submit("count", {"n": 2, "delay": 0.01})
+    q.stop(second)
+    assert q.get(second).state is JobState.STOPPED
+    q.stop(first)
+    assert q.wait(first, timeout=30).state is JobState.STOPPED
+    assert not (q.root / second / jobs.CLAIM_FILE).exists()
 
 
-def test_run_in_calling_thread_reports_each_epoch(mnist_train, mnist_test):
-    seen = []
-    snap = TrainingJob(TrainParams(hidden=(16,), epochs=2, train_size=2000, batch_size=100),
-                       mnist_train, mnist_test).run(on_epoch=seen.append)
-    assert snap.state == DONE and [r.epoch for r in seen] == [1, 2]
-    with pytest.raises(DashboardError):
-        TrainingJob(PARAMS, mnist_train, mnist_test).start().start()
+def test_a_failing_job_is_failed_with_its_message(tmp_path):
+    q = _queue(tmp_path)
+    info = q.wait(q.submit("fail", {"message": "class 3 is missing"}), timeout=60)
+    assert info.state is JobState.FAILED
+    assert info.error == "class 3 is missing"
+
+
+def test_a_worker_that_dies_leaves_an_interrupted_job_with_its_progress(tmp_path):
+    q = _queue(tmp_path)
+    info = q.wait(q.submit("crash", {}), timeout=60)
+    assert info.state is JobState.INTERRUPTED
+    assert info.data == {"steps": [1]} and info.fraction == 0.5
+    assert "ended without finishing" in info.error
+
+
+def test_killing_a_worker_mid_run_frees_its_slot(tmp_path):
+    q = _queue(tmp_path, n=1)
+    first = q.submit("count", {"n": 400, "delay": 0.05})
+    second = q.submit("count", {"n": 2, "delay": 0.01})
+    deadline = time.monotonic() + 30
+    while q.get(first).fraction == 0 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    pid = jobs.read_json(q.root / first / jobs.CLAIM_FILE)["pid"]
+    os.kill(pid, signal.SIGKILL)
+    deadline = time.monotonic() + 10
+    while jobs.pid_alive(pid) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    killed = q.get(first)  # this dispatch sees the slot free and launches the next job
+    assert killed.state is JobState.INTERRUPTED and killed.data["steps"]
+    assert q.wait(second, timeout=60).state is JobState.DONE
+
+
+def test_workers_run_niced_with_blas_threads_capped(tmp_path, monkeypatch):
+    monkeypatch.setenv(jobs.ENV_JOB_THREADS, "1")
+    q = _queue(tmp_path)
+    info = q.wait(q.submit("threads", {}), timeout=60)
+    assert info.state is JobState.DONE, info.error
+    assert info.result["nice"] >= os.nice(0) + 10 or info.result["nice"] == 19
+    assert info.result["blas"] and all(n == 1 for n in info.result["blas"])
+
+
+def test_bad_requests_are_refused(tmp_path):
+    q = _queue(tmp_path)
+    with pytest.raises(DashboardError, match="unknown job kind"):
+        q.submit("nope", {})
+    with pytest.raises(DashboardError, match="plain JSON"):
+        q.submit("count", {"n": object()})
+    with pytest.raises(DashboardError, match="no job"):
+        q.get("20260101-000000-count-abcdef")
+    with pytest.raises(DashboardError, match="invalid job id"):
+        q.get("../etc")
+
+
+def test_an_unreadable_job_folder_is_skipped(tmp_path):
+    q = _queue(tmp_path)
+    (q.root / "garbage").mkdir()
+    (q.root / "garbage" / "job.json").write_text("{not json")
+    assert q.list() == []
+
+
+def test_progress_writes_atomically_and_keeps_data(tmp_path):
+    p = Progress(tmp_path)
+    p.update(0.25, "a", {"x": [1]})
+    p.update(0.5, "b")
+    value = jobs.read_json(tmp_path / jobs.PROGRESS_FILE)
+    assert value["fraction"] == 0.5 and value["message"] == "b" and value["data"] == {"x": [1]}
+    assert [f.name for f in tmp_path.iterdir()] == [jobs.PROGRESS_FILE]  # no temporary left
+    assert not p.should_stop()
+    (tmp_path / jobs.STOP_FILE).touch()
+    assert p.should_stop()
+
+
+def test_default_queue_lives_beside_the_runs_folder(tmp_path, monkeypatch):
+    monkeypatch.delenv(jobs.ENV_JOBS_DIR, raising=False)
+    monkeypatch.setenv("DASHBOARD_RUNS_DIR", str(tmp_path / "data" / "runs"))
+    monkeypatch.setenv(jobs.ENV_MAX_JOBS, "3")
+    q = jobs.default_queue()
+    assert q.root == (tmp_path / "data" / "jobs").resolve() and q.max_workers == 3
+    assert jobs.default_queue() is q
+    assert set(q.kinds) >= {"train"}

@@ -74,3 +74,29 @@ def test_facts_table(digits_train):
     assert facts["image shape"] == "8 × 8 = 64 pixels"
     assert facts["source"] == digits_train.source
     assert facts["constant pixels (zero variance)"] == f"{int((digits_train.flat().var(axis=0) == 0).sum())} of 64"
+
+
+def test_large_images_and_many_classes_stay_within_the_budget():
+    import tracemalloc
+
+    from dashboard.data.dataset import Dataset
+
+    # The 2.4 KB NPZ: two 1000x1000 images, labels 0 and 999 -> 1000 classes
+    # when kept as class numbers (here built directly, to test the statistics).
+    images = np.zeros((2, 1000, 1000), dtype=np.uint8)
+    images[1, 500:, :] = 200
+    ds = Dataset(images, np.array([0, 999]), tuple(str(i) for i in range(1000)), "big", "all", "test")
+    tracemalloc.start()
+    stats = overview.compute_stats(ds)
+    peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    assert peak < 200 * 2**20  # was 16 GB: classes x pixels in float64
+    side = -(-1000 // -(-1000 // overview.STATS_MAX_SIDE))
+    assert stats.class_mean.shape == (1000, side, side)
+    assert stats.class_mean[999].max() == pytest.approx(200) and stats.class_mean[0].max() == 0
+    assert stats.pixel_var.shape == (1000, 1000) and stats.pixel_var[999, 0] == pytest.approx(100 * 100)
+    assert stats.histogram[200] == 500_000 and stats.histogram[0] == 1_500_000
+    fig = overview.variance_figure(stats.pixel_var)
+    assert len(fig.to_json()) < 1_000_000
+    mean_fig = overview.class_images_figure(stats.class_mean, ds.class_names)
+    assert len(mean_fig.to_json()) < 5_000_000

@@ -133,3 +133,108 @@ def test_run_json_is_plain_json(tmp_path, trained):
     info = json.loads((run.path / RUN_FILE).read_text())
     assert info["params"]["hidden"] == [32]
     assert len(info["history"]) == 2 and len(info["metrics"]["f1"]) == 10
+
+
+# --- run.json against the schema: one bad folder never takes the listing down -----------
+
+from hypothesis import HealthCheck, given, settings  # noqa: E402
+from hypothesis import strategies as hs  # noqa: E402
+
+from dashboard.lab.runs import SCHEMA, run_name, schema_problem  # noqa: E402
+
+JSON_LEAF = hs.none() | hs.booleans() | hs.integers(-10**6, 10**6) | hs.floats(allow_nan=True) | hs.text(max_size=8)
+JSON = hs.recursive(JSON_LEAF, lambda kids: hs.lists(kids, max_size=4) | hs.dictionaries(hs.text(max_size=6), kids,
+                                                                                         max_size=4), max_leaves=12)
+
+
+def _good_info(tmp_path, trained) -> tuple[dict, bytes]:
+    run = _save(RunStore(tmp_path / "src"), trained)
+    return json.loads((run.path / RUN_FILE).read_text()), (run.path / MODEL_FILE).read_bytes()
+
+
+@pytest.fixture(scope="module")
+def good(tmp_path_factory, trained):
+    return _good_info(tmp_path_factory.mktemp("good"), trained)
+
+
+HOSTILE = {
+    "created a number": ("created", 1700000000),
+    "created not a date": ("created", "not a date"),
+    "kept_epoch abc": ("kept_epoch", "abc"),
+    "kept_epoch beyond the history": ("kept_epoch", 99),
+    "history of the wrong thing": ("history", [1, 2, 3]),
+    "history of strings": ("history", ["epoch"]),
+    "confusion of strings": ("metrics", "CONF_STRINGS"),
+    "class_names a text": ("class_names", "0123456789"),
+    "params a list": ("params", [1, 2]),
+    "params with bad hidden": ("params", "BAD_HIDDEN"),
+    "timing a text": ("timing", "fast"),
+    "accuracy a text": ("metrics", "ACC_TEXT"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(HOSTILE))
+def test_each_hostile_field_is_a_broken_run_and_others_stay(tmp_path, trained, good, case):
+    info, model = good
+    key, value = HOSTILE[case]
+    bad = json.loads(json.dumps(info))
+    if value == "CONF_STRINGS":
+        bad["metrics"]["test_confusion"] = [["x"] * 10 for _ in range(10)]
+    elif value == "BAD_HIDDEN":
+        bad["params"]["hidden"] = "many"
+    elif value == "ACC_TEXT":
+        bad["metrics"]["test_accuracy"] = "high"
+    else:
+        bad[key] = value
+    store = RunStore(tmp_path)
+    kept = _save(store, trained)
+    folder = tmp_path / "20260101-000000-mnist-bad"
+    folder.mkdir()
+    (folder / RUN_FILE).write_text(json.dumps(bad))
+    (folder / MODEL_FILE).write_bytes(model)
+    listing = store.list()
+    assert [r.run_id for r in listing.runs] == [kept.run_id]
+    (broken,) = listing.broken
+    assert broken.run_id == folder.name and broken.reason.startswith(key)
+    store.delete(broken.run_id)  # a broken run can be deleted
+    assert not folder.exists() and store.list().broken == []
+
+
+@pytest.mark.parametrize("key", [k for k, (required, _) in SCHEMA.items() if required])
+def test_a_missing_required_key_is_named(good, key):
+    info = dict(good[0])
+    del info[key]
+    assert key in schema_problem(info)
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(key=hs.sampled_from(sorted(SCHEMA)), value=JSON)
+def test_any_value_in_any_field_is_checked_or_accepted_never_raised(good, key, value):
+    info = json.loads(json.dumps(good[0]))
+    info[key] = value
+    problem = schema_problem(info)  # never raises
+    if problem is None:
+        # Whatever the schema lets through, every property the pages read works.
+        from dashboard.lab.runs import Run
+        run = Run("x", info, None)
+        run.params, run.history, run.test_accuracy, run.kept_epoch, run.class_names, run.name, run.created_at
+        assert run.kept_epoch <= len(run.history)
+    else:
+        assert problem.startswith(key)
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(doc=JSON)
+def test_any_json_document_lists_without_raising(tmp_path_factory, trained, good, doc):
+    root = tmp_path_factory.mktemp("hostile")
+    folder = root / "20260101-000000-any"
+    folder.mkdir()
+    (folder / RUN_FILE).write_text(json.dumps(doc))
+    (folder / MODEL_FILE).write_bytes(good[1])
+    listing = RunStore(root).list()
+    assert listing.runs == [] and [b.run_id for b in listing.broken] == [folder.name]
+
+
+def test_readable_name():
+    assert run_name("mnist", (256, 128), 0.9812) == "mnist · 256-128 · 98.1%"
+    assert run_name("digits", (), 0.5) == "digits · linear · 50.0%"

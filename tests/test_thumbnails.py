@@ -113,3 +113,17 @@ def test_long_captions_are_trimmed_but_hover_is_whole(shared_data):
     cell_chars = thumbnails.grid_layout(1, fashion.shape).cell_w // 7
     assert all(len(t) <= cell_chars and t.startswith(f"#{i} ") for t, i in zip(fig.data[2].text, idx))
     assert all(h.endswith("Ankle boot (label 9)") for h in fig.data[1].hovertext)
+
+
+def test_a_page_of_large_images_is_shrunk_to_thumbnail_size():
+    from dashboard.explore.thumbnails import TARGET_TILE_PX, grid_figure, shrink_tiles
+
+    rng = np.random.default_rng(2)
+    images = rng.integers(0, 256, (24, 1000, 1000), dtype=np.uint8)
+    small = shrink_tiles(images)
+    assert max(small.shape[1:]) <= TARGET_TILE_PX
+    f = -(-1000 // TARGET_TILE_PX)
+    assert small[3, 0, 0] == round(float(images[3, :f, :f].mean()))
+    fig = grid_figure(images, np.arange(24) % 2, ("a", "b"), np.arange(24))
+    assert len(fig.to_json()) < 2_000_000  # a few hundred KB of PNG, not 24 megapixels
+    assert list(fig.data[1].customdata) == list(range(24))

@@ -50,10 +50,10 @@ def test_no_keep_best_keeps_the_last_epoch(tmp_path, capsys, monkeypatch, shared
 @pytest.mark.parametrize(
     ("flags", "field"),
     [
-        (["--hidden", "256,-1"], "hidden"),
-        (["--learning-rate", "0"], "learning_rate"),
-        (["--alpha", "nan"], "alpha"),
-        (["--train-size", "1000", "--batch-size", "5000"], "batch_size"),
+        (["--hidden", "256,-1"], "--hidden"),
+        (["--learning-rate", "0"], "--learning-rate"),
+        (["--alpha", "nan"], "--alpha"),
+        (["--train-size", "1000", "--batch-size", "5000"], "--batch-size"),
     ],
 )
 def test_bad_parameters_exit_1_with_the_field(tmp_path, capsys, monkeypatch, flags, field):
@@ -75,4 +75,30 @@ def test_average_last_flag(tmp_path, capsys, monkeypatch, shared_data):
     assert result["params"]["average_last"] == 2 and result["params"]["keep_best"] is True
     assert result["averaged_epochs"] == 2 and result["kept_epoch"] == 3
     assert main(["train", "--dataset", "digits", "--preset", "quick", "--average-last", "4"]) == 1
-    assert "average_last" in capsys.readouterr().err
+    assert "--average-last" in capsys.readouterr().err
+
+
+def test_quick_adapts_to_digits_and_says_so(tmp_path, capsys, monkeypatch):
+    monkeypatch.setenv("DASHBOARD_RUNS_DIR", str(tmp_path))
+    assert main(["train", "--dataset", "digits", "--preset", "quick"]) == 0
+    out = capsys.readouterr()
+    assert "preset quick adapted to digits" in out.err and "Train subset size" in out.err
+    assert json.loads(out.out.strip().splitlines()[-1])["params"]["train_size"] == 0
+
+
+def test_linear_model_and_a_dataset_path(tmp_path, capsys, monkeypatch):
+    """--model linear, and --dataset PATH reads a file as ``info`` does (an NPZ with one split)."""
+    from sklearn.datasets import load_digits
+
+    d = load_digits()
+    path = tmp_path / "digits.npz"
+    import numpy as np
+
+    np.savez(path, images=(d.images * 16).clip(0, 255).astype("uint8"), labels=d.target)
+    monkeypatch.setenv("DASHBOARD_RUNS_DIR", str(tmp_path / "runs"))
+    code = main(["train", "--dataset", str(path), "--model", "linear", "--epochs", "3", "--val-fraction", "0.2"])
+    assert code == 0, capsys.readouterr().err
+    result = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert result["params"]["model"] == "linear" and result["test_accuracy"] > 0.8
+    assert main(["train", "--dataset", str(tmp_path / "nope.csv")]) == 1
+    assert "neither a known dataset" in capsys.readouterr().err

@@ -12,6 +12,7 @@ from dashboard.lab.train_figures import (
     compare_curves_figure,
     confusion_difference_figure,
     confusion_figure,
+    diff_problem,
     per_class_figure,
     probability_figure,
     row_normalise,
@@ -122,3 +123,73 @@ def test_comparisons():
     assert list(bars.data[0].y) == [0.97, 0.98]
     with pytest.raises(ValueError):
         compare_accuracy_figure(["r1"], [0.9, 0.8])
+
+
+def test_selected_cell_reads_the_shapes_a_real_click_sends():
+    # Logged from st.plotly_chart(on_select="rerun") after a real click in Chromium on a
+    # figure whose customdata was a NumPy array: the row arrives as an object keyed "0", "1"...
+    real = {"curve_number": 1, "point_number": 1, "point_index": 1, "x": "b", "y": "a",
+            "customdata": {"0": 0, "1": 1, "2": 1}}
+    assert selected_cell([real]) == (0, 1)
+    # a point without customdata: the cell trace's position gives the cell (row-major)
+    assert selected_cell([{"curve_number": 1, "point_index": 5}], n_classes=3) == (1, 2)
+    # out of range, not numbers, the heatmap trace: no cell
+    assert selected_cell([{"customdata": [7, 0]}], n_classes=3) is None
+    assert selected_cell([{"customdata": ["a", "b"]}]) is None
+    assert selected_cell([{"curve_number": 0, "point_index": 2}], n_classes=3) is None
+    assert selected_cell(["junk", None]) is None
+
+
+def test_cell_customdata_is_plain_lists_in_the_json():
+    # plain lists are sent as JSON arrays (NumPy arrays would become base64 objects)
+    spec = confusion_figure(CONF, NAMES).to_plotly_json()
+    cells = [t for t in spec["data"] if t.get("name") == CELL_TRACE_NAME][0]
+    assert cells["customdata"][5] == [1, 2, 2]
+
+
+def test_training_curves_integer_ticks_and_a_lone_first_epoch():
+    fig = training_curves([1], [0.9], [0.7], [0.6])
+    for axis in (fig.layout.xaxis, fig.layout.xaxis2):
+        assert axis.tickmode == "linear" and axis.dtick == 1 and axis.tick0 == 1
+        assert axis.range[0] < 1 < axis.range[1]  # epoch 1 inside the axis, not on its edge
+    assert all("markers" in t.mode for t in fig.data)
+    assert [list(t.x) for t in fig.data] == [[1], [1], [1]]
+    long = training_curves(list(range(1, 201)), [1.0] * 200, [0.5] * 200, [0.5] * 200)
+    assert long.layout.xaxis.dtick == 20 and float(long.layout.xaxis.dtick).is_integer()
+
+
+def test_difference_cells_are_clickable_and_class_counts_must_match():
+    old = np.array([[8, 2], [3, 7]])
+    new = np.array([[9, 1], [4, 6]])
+    fig = confusion_difference_figure(new, old, ("a", "b"))
+    cells = [t for t in fig.data if t.name == CELL_TRACE_NAME][0]
+    assert [list(c) for c in cells.customdata] == [[0, 0, 1], [0, 1, -1], [1, 0, 1], [1, 1, -1]]
+    msg = diff_problem(np.eye(10), np.eye(2), [str(i) for i in range(10)])
+    assert "10 and 2 classes" in msg
+    assert diff_problem(new, old, ("a", "b")) is None
+    assert diff_problem([["x", "y"], ["z", "w"]], old, ("a", "b"))
+
+
+def test_accuracy_comparison_is_honest():
+    fig = compare_accuracy_figure(["r1", "r2", "r3"], [0.97, 0.98, 0.96])
+    bars, diff = fig.data
+    assert tuple(fig.layout.yaxis.range) == (0, 1)  # bars from 0
+    np.testing.assert_allclose(list(diff.y), [0.0, 1.0, -1.0])  # points against the first run
+    assert fig.layout.yaxis2.range[0] < -1 and fig.layout.yaxis2.range[1] > 1
+    assert "points" in fig.layout.yaxis2.title.text
+
+
+def test_full_probabilities_map_through_the_model_classes():
+    from dashboard.errors import DataError
+    from dashboard.lab.results import full_probabilities
+
+    # a model that knew classes 0, 2, 3 of a 4-class set
+    out = full_probabilities(np.array([[0.2, 0.5, 0.3]]), np.array([0, 2, 3]), 4)
+    np.testing.assert_allclose(out, [[0.2, 0.0, 0.5, 0.3]])
+    # a one-class model: sklearn's two columns, all mass on that class
+    out = full_probabilities(np.array([[0.6, 0.4]]), np.array([1]), 3)
+    np.testing.assert_allclose(out, [[0, 1, 0]])
+    with pytest.raises(DataError):
+        full_probabilities(np.ones((1, 3)), np.array([0, 1]), 2)
+    with pytest.raises(DataError):
+        full_probabilities(np.ones((1, 2)), np.array([0, 5]), 3)

@@ -86,8 +86,8 @@ def test_keep_best_restores_the_best_validation_epoch(mnist_train):
     assert reports[trainer.kept_epoch - 1].val_accuracy == max(accs)
     model = trainer.final_model()
     assert _val_accuracy(model, mnist_train, WOBBLY) == max(accs)
-    # The page and the saved model share the restored weights.
-    assert model.coefs_[0] is trainer.model.coefs_[0]
+    # The final model owns its weights: no reader of it ever sees training write into them.
+    assert not np.shares_memory(model.coefs_[0], trainer.model.coefs_[0])
 
 
 def test_without_keep_best_the_last_epoch_is_kept(mnist_train):
@@ -258,7 +258,7 @@ def test_average_last_ends_with_the_mean_of_the_last_k_epochs(mnist_train):
         np.testing.assert_allclose(w, expected, rtol=1e-5, atol=1e-7)
         # Really an average, not the last epoch's weights nor the best epoch's.
         assert not np.allclose(w, snapshots[5][i]) and not np.allclose(w, snapshots[trainer.best_epoch - 1][i])
-    assert model.coefs_[0] is trainer.model.coefs_[0]
+    assert not np.shares_memory(model.coefs_[0], trainer.model.coefs_[0])
     # Settling again (final_model called twice) does not average the average.
     np.testing.assert_array_equal(trainer.final_model().coefs_[0], final[0])
     # Averaging a well-trained stretch keeps a usable model.
@@ -275,7 +275,8 @@ def test_average_last_after_a_stop_averages_the_epochs_run(mnist_train):
             stop.set()
     assert trainer.stopped and len(trainer.history) == 2
     assert trainer.averaged_epochs == 2 and trainer.kept_epoch == 2
-    for w, a, b in zip(trainer.model.coefs_ + trainer.model.intercepts_, *snapshots):
+    final = trainer.final_model()
+    for w, a, b in zip(final.coefs_ + final.intercepts_, *snapshots):
         np.testing.assert_allclose(w, (a.astype(np.float64) + b) / 2, rtol=1e-5, atol=1e-7)
 
 

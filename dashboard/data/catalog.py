@@ -27,7 +27,9 @@ class CatalogEntry:
     sha256 : dict
         ``{file_name: sha256 of the decompressed content}``.
     mirrors : tuple of str
-        Base URLs tried in order; a file's URL is ``mirror + file_name``.
+        Base URLs tried in order; a file's URL is ``mirror + file_name``. https
+        ones first: a plain http mirror is only a fallback (the checksum and the
+        size cap still guard it).
     class_names : tuple of str
         Name of each label.
     shape : tuple of int
@@ -52,6 +54,21 @@ class CatalogEntry:
     @property
     def file_names(self) -> tuple[str, ...]:
         return tuple(f for split in SPLITS for f in self.files[split])
+
+    def content_size(self, file_name: str) -> int:
+        """Exact decompressed size of one file, from the known shape and sample count.
+
+        A download never takes more than this (plus a margin for gzip's own
+        overhead): an endless or oversized stream is cut off there.
+        """
+        for split in SPLITS:
+            images, labels = self.files[split]
+            n = self.sizes[split]
+            if file_name == images:
+                return 16 + n * self.shape[0] * self.shape[1]
+            if file_name == labels:
+                return 8 + n
+        raise KeyError(file_name)
 
 
 _MNIST_LAYOUT = {
@@ -88,8 +105,8 @@ FASHION_MNIST = CatalogEntry(
         "t10k-labels-idx1-ubyte.gz": "0402a96d92fd2663957122ceb108a494c5af83dab82d92729df917d7dec38c34",
     },
     mirrors=(
-        "http://fashion-mnist.s3-website.eu-central-1.amazonaws.com/",
         "https://storage.googleapis.com/tensorflow/tf-keras-datasets/",
+        "http://fashion-mnist.s3-website.eu-central-1.amazonaws.com/",
     ),
     class_names=(
         "T-shirt/top", "Trouser", "Pullover", "Dress", "Coat",

@@ -65,9 +65,21 @@ def _name_it(fd: int, tmp: Path | None, final: Path) -> None:
         Path(copy_name).unlink(missing_ok=True)
 
 
+def size_cap(content_size: int) -> int:
+    """Most bytes a download of a file of ``content_size`` may take: gzip adds at most
+    a little to incompressible data; 1% + 64 KB is far above that."""
+    return content_size + content_size // 100 + 65536
+
+
 def _download_one(url: str, dest: Path, expected_sha256: str, name: str,
-                  progress: Progress | None, timeout: float) -> None:
-    """Fetch ``url`` into ``dest`` atomically, verifying the decompressed content."""
+                  progress: Progress | None, timeout: float, content_size: int | None = None) -> None:
+    """Fetch ``url`` into ``dest`` atomically, verifying the decompressed content.
+
+    With ``content_size`` (the catalog's exact decompressed size) the transfer
+    stops as soon as either the bytes received pass :func:`size_cap` or the
+    inflated content passes ``content_size``: an endless stream costs nothing.
+    """
+    cap = size_cap(content_size) if content_size is not None else None
     fd, tmp = _open_unnamed(dest.parent)
     try:
         with os.fdopen(fd, "wb", closefd=False) as out, \
@@ -81,12 +93,26 @@ def _download_one(url: str, dest: Path, expected_sha256: str, name: str,
             done = 0
             if progress:
                 progress(0, total, name)
+            if cap is not None and total is not None and total > cap:
+                raise DataError(f"{name}: the server announces {total:,} bytes; the file is "
+                                f"{content_size:,} bytes, so this is not it")
+            inflated = 0
             while chunk := resp.read(CHUNK):
                 if done == 0 and inflater is None and chunk[:2] == b"\x1f\x8b":
                     inflater = zlib.decompressobj(wbits=47)
-                out.write(chunk)
-                sha.update(inflater.decompress(chunk) if inflater else chunk)
                 done += len(chunk)
+                if cap is not None and done > cap:
+                    raise DataError(f"{name}: the server sent more than {cap:,} bytes for a file "
+                                    f"of {content_size:,}; stopped")
+                out.write(chunk)
+                while chunk:  # inflate in bounded pieces: a gzip bomb never lands in memory
+                    part = inflater.decompress(chunk, CHUNK * 16) if inflater else chunk
+                    chunk = inflater.unconsumed_tail if inflater else b""
+                    inflated += len(part)
+                    if content_size is not None and inflated > content_size:
+                        raise DataError(f"{name}: decompresses to more than the {content_size:,} "
+                                        f"bytes this file has; stopped")
+                    sha.update(part)
                 if progress:
                     progress(done, total, name)
             if total is not None and done != total:
@@ -121,7 +147,8 @@ def fetch_dataset(
     """Download the four files of ``entry`` into ``data_dir/<name>/``.
 
     Files already present and complete are not fetched again. For each missing
-    file the mirrors are tried in order.
+    file the mirrors are tried in order (https ones first in the catalog); each transfer stops
+    at the file's known size (plus a margin).
 
     Parameters
     ----------
@@ -157,10 +184,14 @@ def fetch_dataset(
         if dest.is_file() or dest.with_name(name.removesuffix(".gz")).is_file():
             continue
         errors = []
+        try:
+            content_size = entry.content_size(name)
+        except KeyError:
+            content_size = None
         for mirror in entry.mirrors:
             url = mirror + name
             try:
-                _download_one(url, dest, entry.sha256[name], name, progress, timeout)
+                _download_one(url, dest, entry.sha256[name], name, progress, timeout, content_size)
                 break
             except DataError as exc:
                 errors.append(f"{url}: {exc}")

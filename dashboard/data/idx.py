@@ -3,7 +3,8 @@
 An IDX file is a 4-byte magic ``0x00 0x00 <dtype code> <ndim>``, then ``ndim``
 big-endian uint32 sizes, then the values. Nothing in a file is trusted: the
 header is checked against the real length of the body before any array is
-allocated, and a gzip stream is never inflated past what its header claims.
+allocated and against the budget of :mod:`dashboard.limits`, and a gzip stream
+is inflated in bounded chunks, never past its header's claim or the decoded limit.
 """
 
 from __future__ import annotations
@@ -11,11 +12,13 @@ from __future__ import annotations
 import gzip
 import io
 import os
+import stat
 import zlib
 from pathlib import Path
 
 import numpy as np
 
+from dashboard import limits
 from dashboard.errors import DataError
 
 # dtype code -> numpy dtype (IDX values are big-endian).
@@ -77,6 +80,20 @@ def _expected_size(dtype: np.dtype, shape: tuple[int, ...]) -> int:
     return n * dtype.itemsize
 
 
+def check_budget(dtype: np.dtype, shape: tuple[int, ...], what: str) -> None:
+    """Refuse an IDX array the budget does not allow, from its header alone."""
+    budget = limits.current()
+    need = _expected_size(dtype, shape)
+    if need > budget.decoded_bytes:
+        raise DataError(f"{what}: its header claims {need / limits.MB:,.0f} MB of values (shape "
+                        f"{shape}); at most {budget.max_decoded_mb:g} MB "
+                        f"({limits.env_name('max_decoded_mb')})")
+    if len(shape) == 3:
+        budget.check_shape(*shape, what)
+    elif len(shape) >= 1:
+        budget.check_samples(shape[0], what)
+
+
 def parse_idx(data: bytes | bytearray, what: str = "file") -> np.ndarray:
     """Decode the bytes of an uncompressed IDX file into a read-only array.
 
@@ -86,6 +103,7 @@ def parse_idx(data: bytes | bytearray, what: str = "file") -> np.ndarray:
         If the header is malformed or the body length does not match it.
     """
     dtype, shape, offset = parse_header(data[:20], what)
+    check_budget(dtype, shape, what)
     need = _expected_size(dtype, shape)
     have = len(data) - offset
     if have < need:
@@ -107,39 +125,53 @@ def parse_idx(data: bytes | bytearray, what: str = "file") -> np.ndarray:
     return arr
 
 
-def gunzip(raw: bytes, what: str = "file", claimed: int | None = None) -> bytes | bytearray:
-    """Decompress ``raw`` if it is gzip, into one buffer, never past a bound.
+def gunzip(raw: bytes, what: str = "file", claimed: int | None = None,
+           limit: int | None = None) -> bytes | bytearray:
+    """Decompress ``raw`` if it is gzip, in bounded chunks, never past a bound.
 
-    The bound is ``claimed`` (what the content says its length is) when given,
-    and never more than :data:`MAX_INFLATE_RATIO` times the input, so a gzip bomb
-    costs no memory and a real file costs its decoded size, once.
+    The output grows with what the stream really yields (a few MB at a time),
+    never with what a header claims, so a lying size field costs nothing and a
+    bomb stops at the first chunk past the bound.
+
+    Parameters
+    ----------
+    raw : bytes
+        The file's bytes; returned as they are when they are not gzip.
+    what : str
+        Name for messages.
+    claimed : int, optional
+        The length the content says it has (an IDX header): more output is refused.
+    limit : int, optional
+        The decoded-size budget; default :attr:`dashboard.limits.Limits.decoded_bytes`.
+
+    Raises
+    ------
+    DataError
+        Corrupt or truncated data, more data than ``claimed``, or more than the
+        decoded-size limit (the message names the limit and its variable).
     """
     if not raw.startswith(GZIP_MAGIC):
         return raw
-    limit = MAX_INFLATE_RATIO * len(raw) + 64
-    if claimed is not None:
-        limit = min(limit, claimed)
+    budget = limits.current()
+    limit = budget.decoded_bytes if limit is None else limit
+    # Deflate cannot expand more than ~1032:1: past that the stream is not honest either.
+    ratio_cap = MAX_INFLATE_RATIO * len(raw) + 64
+    out = bytearray()
+    d = zlib.decompressobj(wbits=31)
     try:
-        d = zlib.decompressobj(wbits=31)
-        # The gzip trailer's ISIZE (length mod 2**32) is a cheap, checked hint: a lying
-        # claim then costs no more than the real content.
-        isize = int.from_bytes(raw[-4:], "little") if len(raw) >= 18 else limit
-        bound = limit
-        limit = min(limit, max(isize, 64))
-        out = bytearray(limit)
-        pos = 0
         view = memoryview(raw)
         for start in range(0, len(raw), _IN_CHUNK):
             data = view[start:start + _IN_CHUNK]
             while data and not d.eof:
                 chunk = d.decompress(data, _OUT_CHUNK)
-                if pos + len(chunk) > limit:
-                    raise DataError(
-                        f"{what}: decompresses to more than its header allows; refused"
-                        if limit == bound else
-                        f"{what}: gzip data is truncated or corrupt (its length does not match)")
-                out[pos:pos + len(chunk)] = chunk
-                pos += len(chunk)
+                size = len(out) + len(chunk)
+                if claimed is not None and size > claimed:
+                    raise DataError(f"{what}: decompresses to more than its header allows; refused")
+                if size > limit:
+                    raise DataError(budget.decoded_message(what))
+                if size > ratio_cap:
+                    raise DataError(f"{what}: decompresses to more than gzip can honestly hold; refused")
+                out += chunk
                 data = d.unconsumed_tail
             if d.eof:
                 break
@@ -147,15 +179,15 @@ def gunzip(raw: bytes, what: str = "file", claimed: int | None = None) -> bytes 
         raise DataError(f"{what}: corrupt gzip data ({exc})") from None
     if not d.eof:
         raise DataError(f"{what}: gzip stream is truncated")
-    del out[pos:]
     return out
 
 
 def inflate(raw: bytes, what: str = "file") -> bytes | bytearray:
     """Decompress an IDX file if it is gzip, bounded by the size its header claims.
 
-    The header (the first bytes of the inflated stream) is peeked at first; the
-    content is then inflated once by :func:`gunzip` into a buffer of that size.
+    The header (the first bytes of the inflated stream) is peeked at first and
+    checked against the budget; the content is then inflated by :func:`gunzip` in
+    bounded chunks, refused as soon as it passes that claim.
     """
     if not raw.startswith(GZIP_MAGIC):
         return raw
@@ -170,11 +202,48 @@ def inflate(raw: bytes, what: str = "file") -> bytes | bytearray:
     except DataError:
         if len(head) >= 4:
             raise
+    else:
+        check_budget(dtype, shape, what)
     return gunzip(raw, what, claimed)
 
 
 _IN_CHUNK = 1 << 20
 _OUT_CHUNK = 1 << 22
+
+
+def read_regular_file(path: str | os.PathLike, what: str | None = None,
+                      max_bytes: int | None = None) -> bytes:
+    """The bytes of a regular file no larger than the upload limit.
+
+    A device (``/dev/zero``), a FIFO or a socket is refused before it is opened,
+    so nothing blocks or reads forever; an oversize file before it is read.
+
+    Raises
+    ------
+    DataError
+        Naming the file and what is wrong.
+    """
+    path = Path(path)
+    what = what or path.name
+    budget = limits.current()
+    try:
+        st = path.stat()
+    except OSError as exc:
+        raise DataError(f"{what}: cannot read ({exc.strerror or exc})") from None
+    if not stat.S_ISREG(st.st_mode):
+        raise DataError(f"{what}: not a regular file (a device, pipe or socket); give a data file")
+    if max_bytes is None:
+        budget.check_file_size(st.st_size, what)
+    elif st.st_size > max_bytes:
+        raise DataError(f"{what}: the file is {st.st_size:,} bytes; at most {max_bytes:,} expected")
+    try:
+        with open(path, "rb") as fh:
+            data = fh.read(st.st_size + 1)
+    except OSError as exc:
+        raise DataError(f"{what}: cannot read ({exc.strerror or exc})") from None
+    if len(data) > st.st_size:  # it grew while being read
+        raise DataError(f"{what}: the file changed while it was read")
+    return data
 
 
 def read_idx(path: str | os.PathLike, what: str | None = None) -> np.ndarray:
@@ -189,10 +258,7 @@ def read_idx(path: str | os.PathLike, what: str | None = None) -> np.ndarray:
     """
     path = Path(path)
     what = what or path.name
-    try:
-        raw = path.read_bytes()
-    except OSError as exc:
-        raise DataError(f"{what}: cannot read ({exc.strerror or exc})") from None
+    raw = read_regular_file(path, what)
     return parse_idx(inflate(raw, what), what)
 
 

@@ -30,8 +30,8 @@ import pandas as pd
 
 from dashboard.data.dataset import Dataset
 from dashboard.errors import DataError
-from dashboard.data.idx import MAX_INFLATE_RATIO, gunzip, inflate, parse_idx
-from dashboard.data.loading import default_class_names
+from dashboard import limits
+from dashboard.data.idx import MAX_INFLATE_RATIO, gunzip, inflate, parse_idx, read_regular_file
 
 Splits = dict[str, Dataset]
 
@@ -109,15 +109,52 @@ def square_side(n_pixels: int, what: str) -> int:
     return side
 
 
+# Bidirectional controls (RLO reverses the text after it) and other control
+# characters: a user's name for a file or class is shown as written, never reordered.
+_CONTROLS = dict.fromkeys([*range(0x00, 0x20), 0x7F, *range(0x80, 0xA0), 0x061C, 0x200E, 0x200F,
+                           *range(0x202A, 0x202F), *range(0x2066, 0x206A)], 0xFFFD)
+
+
+def clean_name(text: object) -> str:
+    """``text`` with control and bidirectional-override characters shown as U+FFFD."""
+    return str(text).translate(_CONTROLS)
+
+
+def class_labels(labels: Sequence[np.ndarray], what: str) -> tuple[list[np.ndarray], tuple[str, ...]]:
+    """The classes of a set, from the labels of every split together.
+
+    Labels are class numbers 0..max, as in MNIST, and a class absent from a
+    small sample stays a class. But when most of 0..max would be empty classes
+    (labels ``{0, 255}``: 254 empty classes), the classes are the label values
+    present, each named by its number, and the labels are renumbered 0..k-1.
+    More classes than the budget's ``max_classes`` are refused.
+
+    Returns
+    -------
+    labels : list of ndarray of int64
+        One per given array (renumbered when the classes are the values present).
+    class_names : tuple of str
+    """
+    budget = limits.current()
+    present = np.unique(np.concatenate([np.asarray(y, dtype=np.int64) for y in labels]))
+    top = int(present[-1]) + 1 if len(present) else 1
+    if 2 * len(present) >= top:
+        budget.check_classes(top, what)
+        return [np.asarray(y, dtype=np.int64) for y in labels], tuple(str(i) for i in range(top))
+    budget.check_classes(len(present), what)
+    names = tuple(str(v) for v in present.tolist())
+    return [np.searchsorted(present, y).astype(np.int64) for y in labels], names
+
+
 def _make(images, labels, class_names, name, split, source) -> Dataset:
     if len(images) == 0:
         raise DataError(f"{source}: holds no samples")
     if class_names is None:
-        class_names = default_class_names(labels)
+        (labels,), class_names = class_labels([labels], source)
     elif labels.max() >= len(class_names):
         raise DataError(f"{source}: label {int(labels.max())} but only {len(class_names)} class names")
-    return Dataset(images=images, labels=labels, class_names=tuple(class_names),
-                   name=name, split=split, source=source)
+    return Dataset(images=images, labels=labels, class_names=tuple(clean_name(c) for c in class_names),
+                   name=clean_name(name), split=split, source=clean_name(source))
 
 
 # ---------------------------------------------------------------- CSV
@@ -149,43 +186,9 @@ def _to_float(column: pd.Series) -> pd.Series:
         return column.map(_float_or_nan).astype(np.float64)
 
 
-def read_csv(data: bytes, name: str = "upload.csv") -> Splits:
-    """Parse a CSV dataset: label first, then ``h*w`` pixel columns; header optional."""
-    if b"\x00" in data[:4096]:
-        raise DataError(f"{name}: this is not a text file, so not a CSV")
-    try:
-        lines = data[:65536].decode("utf-8-sig").splitlines()  # none for a bare BOM
-        first = lines[0] if lines else ""
-    except UnicodeDecodeError:
-        raise DataError(f"{name}: not UTF-8 text, so not a CSV") from None
-    if not first:
-        raise DataError(f"{name}: the file is empty")
-    has_header = not _is_number(first.split(",")[0].strip().strip('"'))
-    # pandas pads every short row to the first line's width, so a long first line
-    # followed by many short rows would cost rows x columns cells from a file of
-    # rows + columns bytes. A complete row needs at least one byte per cell, so a
-    # file with more cells than bytes has short rows: refuse it before parsing.
-    n_cols = first.count(",") + 1
-    n_lines = max(data.count(b"\n"), data.count(b"\r")) + 1
-    if n_lines * n_cols > len(data) + n_cols + 1:
-        raise DataError(f"{name}: rows are shorter than the first line ({n_cols} columns); "
-                        f"every row needs a label and all its pixel values")
-    try:
-        frame = pd.read_csv(io.BytesIO(data), header=0 if has_header else None,
-                            skip_blank_lines=False, encoding="utf-8-sig", low_memory=False,
-                            keep_default_na=False, na_values=[""])
-    except pd.errors.ParserError as exc:
-        # pandas says e.g. "Expected 785 fields in line 3, saw 786": keep its line number.
-        raise DataError(f"{name}: rows have different lengths ({str(exc).strip().splitlines()[-1]})") from None
-    except (UnicodeDecodeError, ValueError, pd.errors.EmptyDataError) as exc:
-        raise DataError(f"{name}: cannot be read as CSV ({exc})") from None
-    if frame.shape[0] == 0:
-        raise DataError(f"{name}: no data rows")
-    if frame.shape[1] < 2:
-        raise DataError(f"{name}: needs a label column and pixel columns; found {frame.shape[1]} column")
-    offset = 2 if has_header else 1  # line number of frame row 0
-    numeric = frame.apply(_to_float) if any(
-        dt.kind not in "iuf" for dt in frame.dtypes) else frame
+def _csv_chunk(frame: pd.DataFrame, name: str, offset: int) -> np.ndarray:
+    """One parsed chunk as float64 values, every cell a number (line numbers from ``offset``)."""
+    numeric = frame.apply(_to_float) if any(dt.kind not in "iuf" for dt in frame.dtypes) else frame
     values = numeric.to_numpy(dtype=np.float64)
     bad = np.isnan(values)
     if bad.any():
@@ -194,7 +197,6 @@ def read_csv(data: bytes, name: str = "upload.csv") -> Splits:
         shown = ("empty (a short row?)" if pd.isna(raw) or str(raw).strip() == ""
                  else f"{str(raw)[:40]!r}, not a number")
         raise DataError(f"{name}: line {row + offset}, column {col + 1} is {shown}")
-    side = square_side(values.shape[1] - 1, name)
     labels = values[:, 0]
     # Infinite or huge labels are not class numbers either (and would wrap in int64).
     frac = (labels != np.round(labels)) | ~(np.abs(labels) < 2.0**62)
@@ -208,17 +210,123 @@ def read_csv(data: bytes, name: str = "upload.csv") -> Splits:
         row, col = np.argwhere(out_of_range)[0]
         raise DataError(f"{name}: line {row + offset}, column {col + 2} is {pixels[row, col]:g}; "
                         f"pixel values must lie in 0-255")
-    images = to_pixels(pixels.reshape(-1, side, side), name)
+    return values
+
+
+# Cells parsed at a time: pandas holds a chunk as float64, so this bounds the parse to ~32 MB
+# whatever the file's size; the set itself is kept as uint8 only.
+CSV_CHUNK_CELLS = 4_000_000
+
+
+def read_csv(data: bytes | bytearray, name: str = "upload.csv") -> Splits:
+    """Parse a CSV dataset: label first, then ``h*w`` pixel columns; header optional.
+
+    The shape is taken from the first line (and checked against the second) and
+    checked against :mod:`dashboard.limits` before anything is allocated; the
+    rows are then parsed a chunk at a time into one uint8 array, so memory stays
+    a small multiple of the decoded set, never rows x columns float64 at once.
+    """
+    budget = limits.current()
+    if b"\x00" in data[:4096]:
+        raise DataError(f"{name}: this is not a text file, so not a CSV")
+    end = data.find(b"\n")
+    first_raw = bytes(data[: end if end >= 0 else len(data)]).rstrip(b"\r")
+    if first_raw.startswith(b"\xef\xbb\xbf"):
+        first_raw = first_raw[3:]
+    if not first_raw.strip():
+        body = bytes(data[:4096]).lstrip(b"\xef\xbb\xbf").strip()
+        raise DataError(f"{name}: the file is empty" if not body else f"{name}: the first line is empty")
+    n_cols = first_raw.count(b",") + 1
+    if n_cols == 1:
+        for sep, what in ((b";", "semicolons"), (b"\t", "tabs"), (b"|", "bars")):
+            if sep in first_raw:
+                raise DataError(f"{name}: the columns are separated by {what}; use commas "
+                                f"(label,pixel0,pixel1,...)")
+        raise DataError(f"{name}: needs a label column and pixel columns; found 1 column")
+    n_pixels = n_cols - 1
+    if n_pixels > budget.max_image_pixels:
+        raise DataError(f"{name}: the first line has {n_cols:,} columns: {n_pixels:,} pixels per "
+                        f"image; at most {budget.max_image_pixels:,} "
+                        f"({limits.env_name('max_image_pixels')})")
+    try:
+        first_field = first_raw.split(b",", 1)[0].decode("utf-8")
+    except UnicodeDecodeError:
+        raise DataError(f"{name}: not UTF-8 text, so not a CSV") from None
+    has_header = not _is_number(first_field.strip().strip('"'))
+    # pandas pads every short row to the first line's width, so a long first line
+    # followed by many short rows would cost rows x columns cells from a file of
+    # rows + columns bytes. A complete row needs at least one byte per cell, so a
+    # file with more cells than bytes has short rows: refuse it before parsing.
+    n_lines = max(data.count(b"\n"), data.count(b"\r")) + 1
+    if n_lines * n_cols > len(data) + n_cols + 1:
+        raise DataError(f"{name}: rows are shorter than the first line ({n_cols} columns); "
+                        f"every row needs a label and all its pixel values")
+    side = square_side(n_pixels, name)
+    if has_header and end >= 0:
+        nxt = data.find(b"\n", end + 1)
+        second = bytes(data[end + 1: nxt if nxt >= 0 else len(data)]).strip()
+        if second and second.count(b",") + 1 != n_cols:
+            raise DataError(f"{name}: line 2 has {second.count(b',') + 1:,} columns but the header "
+                            f"has {n_cols:,}")
+    n_rows = n_lines - (1 if has_header else 0)
+    budget.check_shape(n_rows, side, side, name)
+    images = np.empty((n_rows, side, side), dtype=np.uint8)
+    as01: np.ndarray | None = np.empty((n_rows, side, side), dtype=np.uint8)
+    labels = np.empty(n_rows, dtype=np.int64)
+    fractional = False
+    done = 0
+    offset = 2 if has_header else 1  # line number of data row 0
+    try:
+        reader = pd.read_csv(io.BytesIO(data), header=0 if has_header else None,
+                             skip_blank_lines=False, encoding="utf-8-sig",
+                             keep_default_na=False, na_values=[""],
+                             chunksize=max(1, CSV_CHUNK_CELLS // n_cols))
+        with reader:
+            for frame in reader:
+                if frame.shape[1] != n_cols:
+                    raise DataError(f"{name}: needs a label column and pixel columns; found "
+                                    f"{frame.shape[1]} column")
+                values = _csv_chunk(frame, name, offset + done)
+                k = len(values)
+                if done + k > n_rows:  # cannot happen: rows <= lines
+                    raise DataError(f"{name}: more rows than lines")
+                pixels = values[:, 1:]
+                labels[done:done + k] = values[:, 0]
+                images[done:done + k] = np.rint(pixels).reshape(k, side, side)
+                fractional = fractional or bool((pixels != np.round(pixels)).any())
+                if as01 is not None:
+                    if pixels.size and pixels.max() > 1.0:
+                        as01 = None  # a 0-255 set: the 0-1 reading is not needed
+                    else:
+                        as01[done:done + k] = np.rint(pixels * 255.0).reshape(k, side, side)
+                done += k
+    except DataError:
+        raise
+    except pd.errors.ParserError as exc:
+        # pandas says e.g. "Expected 785 fields in line 3, saw 786": keep its line number.
+        raise DataError(f"{name}: rows have different lengths ({str(exc).strip().splitlines()[-1]})") from None
+    except (UnicodeDecodeError, ValueError, pd.errors.EmptyDataError) as exc:
+        raise DataError(f"{name}: cannot be read as CSV ({exc})") from None
+    if done == 0:
+        raise DataError(f"{name}: no data rows")
+    # Floats that all lie in 0-1 (and are not all 0 and 1) are a 0-1 scale, as in to_pixels.
+    pixels_out = as01 if (as01 is not None and fractional) else images
     stem = Path(name).stem
-    return {"all": _make(images, to_labels(labels.astype(np.int64), name), None, stem, "all", name)}
+    return {"all": _make(pixels_out[:done], labels[:done], None, stem, "all", name)}
 
 
 # ---------------------------------------------------------------- NPZ
 
-def _check_npz_member(zf: zipfile.ZipFile, info: zipfile.ZipInfo, what: str) -> None:
-    """Refuse object arrays and absurd sizes by reading only the .npy header."""
+def _check_npz_member(zf: zipfile.ZipFile, info: zipfile.ZipInfo, what: str) -> int:
+    """Refuse object arrays and absurd sizes by reading only the .npy header.
+
+    Returns the bytes the member's array will take, checked against the budget.
+    """
+    budget = limits.current()
     if info.file_size > MAX_INFLATE_RATIO * max(info.compress_size, 1) + 4096:
         raise DataError(f"{what}: member {info.filename} claims an impossible size; refused")
+    if info.file_size > budget.decoded_bytes + 4096:
+        raise DataError(budget.decoded_message(f"{what} [{info.filename}]"))
     with zf.open(info) as fh:
         try:
             version = np.lib.format.read_magic(fh)
@@ -235,6 +343,16 @@ def _check_npz_member(zf: zipfile.ZipFile, info: zipfile.ZipInfo, what: str) -> 
     if need > info.file_size:
         raise DataError(f"{what}: {info.filename} claims {need:,} bytes of data but holds "
                         f"{info.file_size:,}; refused")
+    key = info.filename.removesuffix(".npy")
+    images = {x for layout in NPZ_LAYOUTS for x, _, _ in layout}
+    if key in images and len(shape) == 3:
+        budget.check_shape(*(int(d) for d in shape), f"{what} [{key}]")
+    elif key in images and len(shape) == 2:
+        budget.check_samples(int(shape[0]), f"{what} [{key}]")
+        if shape[1] > budget.max_image_pixels:
+            raise DataError(f"{what} [{key}]: {shape[1]:,} pixels per image; at most "
+                            f"{budget.max_image_pixels:,} ({limits.env_name('max_image_pixels')})")
+    return need
 
 
 def read_npz(data: bytes, name: str = "upload.npz") -> Splits:
@@ -244,8 +362,11 @@ def read_npz(data: bytes, name: str = "upload.npz") -> Splits:
         with zipfile.ZipFile(buf) as zf:
             # Every member, not only *.npy ones: np.load also reads a member named
             # "x" as key "x", and would allocate whatever its header claims.
-            for info in zf.infolist():
-                _check_npz_member(zf, info, name)
+            need = sum(_check_npz_member(zf, info, name) for info in zf.infolist())
+            budget = limits.current()
+            if need > budget.decoded_bytes:
+                raise DataError(f"{name}: its arrays take {need / limits.MB:,.0f} MB together; at "
+                                f"most {budget.max_decoded_mb:g} MB ({limits.env_name('max_decoded_mb')})")
         buf.seek(0)
         with np.load(buf, allow_pickle=False) as npz:
             keys = set(npz.files)
@@ -262,7 +383,7 @@ def read_npz(data: bytes, name: str = "upload.npz") -> Splits:
                     raise DataError(f"{name}: 'class_names' must be a 1-D array of strings")
                 class_names = tuple(c.decode("utf-8", "replace") if isinstance(c, bytes) else str(c)
                                     for c in cn.tolist())
-            out: Splits = {}
+            parts = []
             for xk, yk, split in layout:
                 x, y = npz[xk], npz[yk]
                 what = f"{name} [{xk}]"
@@ -275,7 +396,7 @@ def read_npz(data: bytes, name: str = "upload.npz") -> Splits:
                 labels = to_labels(y, f"{name} [{yk}]")
                 if len(labels) != len(x):
                     raise DataError(f"{name}: {len(x):,} images in '{xk}' but {len(labels):,} labels in '{yk}'")
-                out[split] = _make(to_pixels(x, what), labels, class_names, Path(name).stem, split, name)
+                parts.append((split, to_pixels(x, what), labels))
     except DataError:
         raise
     except (zipfile.BadZipFile, zipfile.LargeZipFile, EOFError, OSError, ValueError, KeyError,
@@ -284,12 +405,14 @@ def read_npz(data: bytes, name: str = "upload.npz") -> Splits:
     except (NotImplementedError, RuntimeError) as exc:
         # zipfile's words for an unsupported compression method or version, and for encryption.
         raise DataError(f"{name}: a zip archive this app cannot read ({exc})") from None
-    # Splits of one file must agree on the classes.
-    if len({ds.n_classes for ds in out.values()}) > 1:
-        n = max(ds.n_classes for ds in out.values())
-        names = class_names or tuple(str(i) for i in range(n))
-        out = {k: _make(ds.images, ds.labels, names, ds.name, k, name) for k, ds in out.items()}
-    return out
+    # Splits of one file share their classes.
+    if class_names is None:
+        ys, class_names = class_labels([y for _, _, y in parts], name)
+    else:
+        limits.current().check_classes(len(class_names), name)
+        ys = [y for _, _, y in parts]
+    return {split: _make(x, y, class_names, Path(name).stem, split, name)
+            for (split, x, _), y in zip(parts, ys)}
 
 
 # ---------------------------------------------------------------- IDX
@@ -318,7 +441,7 @@ def read_idx_files(files: Sequence[tuple[str, bytes]], name: str | None = None,
         groups[split][kind] = (fname, arr)
     if len(groups) > 1 and "all" in groups:
         groups = {"all": {k: v for g in groups.values() for k, v in g.items()}} if len(arrays) == 2 else groups
-    out: Splits = {}
+    parts = []
     for split, group in groups.items():
         if set(group) != {"images", "labels"}:
             missing = {"images", "labels"} - set(group)
@@ -329,13 +452,13 @@ def read_idx_files(files: Sequence[tuple[str, bytes]], name: str | None = None,
         labels = to_labels(labels, lname)
         if len(labels) != len(images):
             raise DataError(f"{iname} holds {len(images):,} images but {lname} holds {len(labels):,} labels")
-        out[split] = _make(images, labels, None, name or Path(iname).name.split("-")[0], split,
-                           source or iname)
-    n = max(ds.n_classes for ds in out.values())
-    if len({ds.n_classes for ds in out.values()}) > 1:
-        names = tuple(str(i) for i in range(n))
-        out = {k: _make(ds.images, ds.labels, names, ds.name, k, ds.source) for k, ds in out.items()}
-    return out
+        parts.append((split, iname, images, labels))
+    limits.current().check_samples(sum(len(p[3]) for p in parts), name or "the IDX files")
+    # The set is named for its image file (not "train", which names the split).
+    set_name = name or parts[0][1].removesuffix(".gz")
+    ys, class_names = class_labels([p[3] for p in parts], set_name)
+    return {split: _make(images, y, class_names, set_name, split, source or iname)
+            for (split, iname, images, _), y in zip(parts, ys)}
 
 
 # ---------------------------------------------------------------- entry points
@@ -377,9 +500,9 @@ def read_path(path: str | os.PathLike) -> Splits:
             members = sorted(p for p in path.iterdir() if p.is_file() and "idx" in p.name.lower())
             if not members:
                 raise DataError(f"{path}: no IDX files (names containing 'idx') in this folder")
-            return read_idx_files([(p.name, p.read_bytes()) for p in members], name=path.name,
+            return read_idx_files([(p.name, read_regular_file(p)) for p in members], name=path.name,
                                   source=str(path))
-        return read_files([(path.name, path.read_bytes())])
+        return read_files([(path.name, read_regular_file(path))])
     except OSError as exc:
         raise DataError(f"{path}: cannot read ({exc.strerror or exc})") from None
 

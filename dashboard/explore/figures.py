@@ -34,25 +34,73 @@ def index_grid(shape: tuple[int, int]) -> np.ndarray:
     return np.arange(h * w).reshape(h, w)
 
 
+# A view never draws more than this many cells a side: a 1000x1000 image is shown
+# downsampled (heatmap) or as the window around the chosen pixel (numbers, vector),
+# so what reaches the browser scales with the screen, not with the data.
+HEATMAP_MAX_CELLS = 96
+MATRIX_WINDOW = 28
+VECTOR_WINDOW = 2048
+
+
 def _value_format(value_scale: float) -> str:
     return "d" if value_scale == 255.0 else ".2f"
 
 
-def _cell_layer(shape: tuple[int, int], values: np.ndarray, value_scale: float) -> go.Scatter:
-    # Heatmap cells emit no selection events in Streamlit (streamlit#8760), so an
-    # invisible marker on each cell centre takes the clicks and the hover.
+def cell_text(values: np.ndarray, value_scale: float) -> np.ndarray:
+    """The numbers written in the grid's cells: three characters at most.
+
+    0-255 values as integers; 0-1 values with two decimals and no leading zero
+    (``.50``), 0 and 1 as ``0`` and ``1``, so every cell holds as many
+    characters as ``255`` and no text spills into its neighbour.
+    """
+    values = np.asarray(values)
+    if value_scale == 255.0:
+        return values.astype(np.int64).astype(str)
+    text = np.char.mod("%.2f", np.round(values.astype(np.float64), 2))
+    text = np.char.lstrip(text, "0")
+    text = np.where(text == ".00", "0", text)
+    return np.where(text == "1.00", "1", text)
+
+
+def contrast_colours(values: np.ndarray, value_scale: float, colorscale: str) -> np.ndarray:
+    """Black or white per cell, whichever reads better on that cell's colour."""
+    import plotly.colors as pc
+
+    fractions = np.clip(np.asarray(values, dtype=np.float64).reshape(-1) / value_scale, 0.0, 1.0)
+    # 64 levels of the scale are plenty to pick black or white.
+    levels = np.linspace(0.0, 1.0, 64)
+    rgb = np.array([[float(v) for v in c[4:-1].split(",")]
+                    for c in pc.sample_colorscale(pc.get_colorscale(colorscale), levels.tolist())])
+    lum = (0.299 * rgb[:, 0] + 0.587 * rgb[:, 1] + 0.114 * rgb[:, 2]) / 255.0
+    pick = np.where(lum > 0.5, "#000000", "#ffffff")
+    return pick[np.rint(fractions * 63).astype(int)].reshape(np.shape(values))
+
+
+def window(shape: tuple[int, int], pixel: tuple[int, int] | None, size: int) -> tuple[slice, slice]:
+    """Rows and columns of the ``size`` x ``size`` part of an image around ``pixel`` (clipped to it)."""
     h, w = shape
-    rows, cols = np.divmod(np.arange(h * w), w)
+    r, c = pixel if pixel is not None else (h // 2, w // 2)
+    r0 = int(np.clip(r - size // 2, 0, max(h - size, 0)))
+    c0 = int(np.clip(c - size // 2, 0, max(w - size, 0)))
+    return slice(r0, min(h, r0 + size)), slice(c0, min(w, c0 + size))
+
+
+def _cell_layer(rows: np.ndarray, cols: np.ndarray, values: np.ndarray, width: int,
+                value_scale: float) -> go.Scatter:
+    # Heatmap cells emit no selection events in Streamlit (streamlit#8760), so an
+    # invisible marker on each cell centre takes the clicks and the hover. Its x and y
+    # are the image's own column and row, windowed or not.
     fmt = _value_format(value_scale)
+    rows, cols = rows.reshape(-1), cols.reshape(-1)
     return go.Scatter(
         x=cols,
         y=rows,
         mode="markers",
         marker={"opacity": 0, "size": 8, "symbol": "square"},
-        customdata=np.stack([rows, cols, values.reshape(-1), rows * w + cols], axis=1),
+        customdata=np.stack([rows, cols, np.asarray(values).reshape(-1), rows * width + cols], axis=1),
         hovertemplate=(
             "row %{customdata[0]}, column %{customdata[1]}<br>"
-            f"value %{{customdata[2]:{fmt}}}<br>index %{{customdata[3]}} = %{{customdata[0]}}×{w}+%{{customdata[1]}}"
+            f"value %{{customdata[2]:{fmt}}}<br>index %{{customdata[3]}} = %{{customdata[0]}}×{width}+%{{customdata[1]}}"
             "<extra></extra>"
         ),
         showlegend=False,
@@ -60,27 +108,51 @@ def _cell_layer(shape: tuple[int, int], values: np.ndarray, value_scale: float) 
     )
 
 
-def _mark_cell(fig: go.Figure, pixel: tuple[int, int] | None, shape: tuple[int, int]) -> None:
+def _mark_cell(fig: go.Figure, pixel: tuple[int, int] | None, shape: tuple[int, int], block: int = 1) -> None:
     if pixel is None:
         return
     r, c = pixel
     if 0 <= r < shape[0] and 0 <= c < shape[1]:
+        # On a downsampled picture, outline the whole block holding the pixel.
+        r0, c0 = (r // block) * block, (c // block) * block
         fig.add_shape(
-            type="rect", x0=c - 0.5, x1=c + 0.5, y0=r - 0.5, y1=r + 0.5,
+            type="rect", x0=c0 - 0.5, x1=min(c0 + block, shape[1]) - 0.5,
+            y0=r0 - 0.5, y1=min(r0 + block, shape[0]) - 0.5,
             line={"color": MARK_COLOUR, "width": 3}, name="marked pixel",
         )
 
 
-def image_axes(fig: go.Figure, shape: tuple[int, int], size_px: int) -> None:
-    """Square pixels, row 0 at the top, column numbers on top, no drag (clicks select)."""
+def image_axes(fig: go.Figure, shape: tuple[int, int], size_px: int,
+               rows: slice | None = None, cols: slice | None = None) -> None:
+    """Square pixels, row 0 at the top, column numbers on top, no drag (clicks select).
+
+    ``rows`` / ``cols`` limit the axes to a window of the image (in its own coordinates).
+    """
     h, w = shape
-    fig.update_xaxes(range=[-0.5, w - 0.5], constrain="domain", showgrid=False, zeroline=False, side="top")
-    fig.update_yaxes(range=[h - 0.5, -0.5], scaleanchor="x", constrain="domain", showgrid=False, zeroline=False)
+    rows = rows or slice(0, h)
+    cols = cols or slice(0, w)
+    fig.update_xaxes(range=[cols.start - 0.5, cols.stop - 0.5], constrain="domain", showgrid=False,
+                     zeroline=False, side="top")
+    fig.update_yaxes(range=[rows.stop - 0.5, rows.start - 0.5], scaleanchor="x", constrain="domain",
+                     showgrid=False, zeroline=False)
     fig.update_layout(
         height=size_px, margin={"l": 40, "r": 10, "t": 40, "b": 10},  # room for row numbers
         hovermode="closest", hoverdistance=-1, dragmode=False, clickmode="event+select",
         plot_bgcolor="white",
     )
+
+
+def downsample(image: np.ndarray, block: int) -> np.ndarray:
+    """Mean of each ``block`` x ``block`` square (edge blocks averaged over what they hold)."""
+    h, w = image.shape
+    if block <= 1:
+        return image
+    hb, wb = -(-h // block), -(-w // block)
+    total = np.zeros((hb, wb), dtype=np.float64)
+    count = np.zeros((hb, wb), dtype=np.float64)
+    np.add.at(total, (np.arange(h)[:, None] // block, np.arange(w)[None, :] // block), image)
+    np.add.at(count, (np.arange(h)[:, None] // block, np.arange(w)[None, :] // block), 1.0)
+    return total / count
 
 
 def heatmap_figure(
@@ -90,8 +162,13 @@ def heatmap_figure(
     colorscale: str = "gray",
     pixel: tuple[int, int] | None = None,
     size_px: int = 520,
+    max_cells: int = HEATMAP_MAX_CELLS,
 ) -> go.Figure:
     """The image as a heatmap with a colour bar, one clickable point per cell, and a marked pixel.
+
+    An image with more than ``max_cells`` pixels a side is drawn downsampled:
+    each cell is the mean of a square block, and a click on it picks the
+    block's centre pixel (in the image's own coordinates).
 
     Parameters
     ----------
@@ -104,20 +181,35 @@ def heatmap_figure(
         ``(row, col)`` to outline.
     size_px : int
         Figure height.
+    max_cells : int
+        Most cells drawn a side.
 
     Returns
     -------
     plotly.graph_objects.Figure
         Trace 0 the heatmap (``z`` = displayed values, ``customdata`` = flat
         indices), trace 1 the invisible cell layer whose points are in
-        flattened order, so ``point_index == row * w + col``.
+        flattened order, so ``point_index == row * w + col`` (at full size).
     """
     shape = image.shape
-    values = display_values(image, value_scale)
+    h, w = shape
+    block = max(1, -(-max(h, w) // max_cells))
+    if block == 1:
+        values = display_values(image, value_scale)
+        rows, cols = np.divmod(np.arange(h * w), w)
+        x, y = np.arange(w), np.arange(h)
+    else:
+        values = downsample(image, block) * (value_scale / 255.0)
+        hb, wb = values.shape
+        # Cell centres in image coordinates; the click point is the block's central pixel.
+        x, y = np.arange(wb) * block + (block - 1) / 2, np.arange(hb) * block + (block - 1) / 2
+        br, bc = np.divmod(np.arange(hb * wb), wb)
+        rows = np.minimum(br * block + block // 2, h - 1)
+        cols = np.minimum(bc * block + block // 2, w - 1)
     fig = go.Figure(
         go.Heatmap(
-            z=values,
-            customdata=index_grid(shape),
+            z=values, x=x, y=y,
+            customdata=(rows * w + cols).reshape(values.shape),
             colorscale=colorscale,
             zmin=0,
             zmax=value_scale,
@@ -126,9 +218,12 @@ def heatmap_figure(
             name="image",
         )
     )
-    fig.add_trace(_cell_layer(shape, values, value_scale))
-    _mark_cell(fig, pixel, shape)
+    fig.add_trace(_cell_layer(rows, cols, values, w, value_scale))
+    _mark_cell(fig, pixel, shape, block)
     image_axes(fig, shape, size_px)
+    if block > 1:
+        fig.update_layout(title={"text": f"{h}×{w}, drawn in blocks of {block}×{block} (mean)",
+                                 "font": {"size": 12}})
     return fig
 
 
@@ -136,44 +231,57 @@ def matrix_figure(
     image: np.ndarray,
     *,
     value_scale: float = 255.0,
+    colorscale: str = "gray",
     pixel: tuple[int, int] | None = None,
     size_px: int = 760,
+    window_cells: int = MATRIX_WINDOW,
 ) -> go.Figure:
     """The image as its grid of numbers, each cell shaded by its value.
 
-    The classic "digit drawn as numbers": a light-to-dark shading (so the
-    numbers stay readable) with each value written in its cell. At 28x28 and
-    the default size a cell is about 26 px, room for three digits at 9 pt.
+    The classic "digit drawn as numbers". Shaded with the same colour scale,
+    in the same direction, as :func:`heatmap_figure`; each number is written
+    in black or white, whichever contrasts with its cell; a number is three
+    characters at most (``255``, ``.50``), sized to its cell. An image larger
+    than ``window_cells`` a side shows the window around ``pixel``.
 
     Parameters
     ----------
     image : ndarray of uint8, shape (h, w)
     value_scale : float
-        255.0 writes integers, 1.0 writes two decimals.
+        255.0 writes integers, 1.0 two decimals (``.50``).
+    colorscale : str
+        The heatmap's colour scale.
     pixel : (int, int), optional
-        ``(row, col)`` to outline.
+        ``(row, col)`` to outline (and to centre the window on).
     size_px : int
         Figure height.
+    window_cells : int
+        Most cells shown a side.
 
     Returns
     -------
     plotly.graph_objects.Figure
-        Trace 0 a heatmap whose ``text`` holds the written numbers, trace 1
-        the clickable cell layer (as in :func:`heatmap_figure`).
+        Trace 0 a heatmap of the window (``text`` = the written numbers, drawn
+        by traces 2 and 3), trace 1 the clickable cell layer (as in
+        :func:`heatmap_figure`), traces 2-3 the dark and light numbers.
     """
     shape = image.shape
-    values = display_values(image, value_scale)
-    fmt = _value_format(value_scale)
-    text = np.vectorize(lambda v: format(v, fmt), otypes=[str])(values) if values.size else values.astype(str)
-    cell_px = size_px / max(shape)
-    font = int(np.clip(cell_px * 0.36, 6, 18))
+    h, w = shape
+    rs, cs = window(shape, pixel, window_cells)
+    part = image[rs, cs]
+    values = display_values(part, value_scale)
+    text = cell_text(values, value_scale)
+    colours = contrast_colours(values, value_scale, colorscale)
+    n = max(part.shape)
+    cell_px = (size_px - 50) / n
+    # Three characters of ~0.6 em must fit a cell with a margin: font <= cell / 2.2.
+    font = int(np.clip(cell_px / 2.2, 6, 16))
+    ys, xs = np.mgrid[rs, cs]
     fig = go.Figure(
         go.Heatmap(
-            z=values,
+            z=values, x=np.arange(cs.start, cs.stop), y=np.arange(rs.start, rs.stop),
             text=text,
-            texttemplate="%{text}",
-            textfont={"size": font},
-            colorscale="Greys",
+            colorscale=colorscale,
             zmin=0,
             zmax=value_scale,
             showscale=False,
@@ -183,10 +291,21 @@ def matrix_figure(
             name="numbers",
         )
     )
-    fig.add_trace(_cell_layer(shape, values, value_scale))
+    fig.add_trace(_cell_layer(ys, xs, values, w, value_scale))
+    for colour in ("#000000", "#ffffff"):
+        sel = colours == colour
+        fig.add_trace(go.Scatter(
+            x=xs[sel], y=ys[sel], text=text[sel], mode="text",
+            textfont={"size": font, "color": colour}, hoverinfo="skip", showlegend=False,
+            name=f"numbers ({'dark' if colour == '#000000' else 'light'})",
+        ))
     _mark_cell(fig, pixel, shape)
-    image_axes(fig, shape, size_px)
+    image_axes(fig, shape, size_px, rs, cs)
     fig.update_layout(plot_bgcolor="#dddddd")
+    if part.shape != shape:
+        fig.update_layout(title={
+            "text": f"rows {rs.start}–{rs.stop - 1}, columns {cs.start}–{cs.stop - 1} of {h}×{w}",
+            "font": {"size": 12}})
     return fig
 
 
@@ -196,8 +315,12 @@ def vector_figure(
     value_scale: float = 255.0,
     index: int | None = None,
     height_px: int = 300,
+    max_points: int = VECTOR_WINDOW,
 ) -> go.Figure:
     """The flattened image as a plot of value against index, row boundaries marked.
+
+    An image of more than ``max_points`` pixels shows the ``max_points``
+    indices around ``index`` (x stays the true flattened index).
 
     Parameters
     ----------
@@ -206,19 +329,24 @@ def vector_figure(
     index : int, optional
         Flattened index ``row * w + col`` to mark.
     height_px : int
+    max_points : int
 
     Returns
     -------
     plotly.graph_objects.Figure
-        Trace 0 the values (``x`` = 0..h*w-1, ``y`` = values), trace 1 the row
-        boundaries (dotted verticals at multiples of ``w``), trace 2 (when
-        ``index`` is given) the marked point.
+        Trace 0 the values (``x`` = 0..h*w-1, or the window's indices, ``y`` =
+        values), trace 1 the row boundaries (dotted verticals at multiples of
+        ``w``), trace 2 (when ``index`` is given) the marked point.
     """
     h, w = image.shape
     n = h * w
-    values = display_values(image, value_scale).reshape(-1)
+    flat = image.reshape(-1)
+    centre = index if index is not None and 0 <= index < n else 0
+    lo = int(np.clip(centre - max_points // 2, 0, max(n - max_points, 0)))
+    hi = min(n, lo + max_points)
+    values = display_values(flat[lo:hi], value_scale)
     fmt = _value_format(value_scale)
-    x = np.arange(n)
+    x = np.arange(lo, hi)
     fig = go.Figure(
         go.Scatter(
             x=x, y=values, mode="lines+markers", line={"width": 1, "color": "#1f77b4"}, marker={"size": 3},
@@ -228,7 +356,7 @@ def vector_figure(
         )
     )
     # One trace of None-separated segments instead of h-1 shapes: cheaper to draw.
-    bounds = np.arange(w, n, w)
+    bounds = np.arange(-(-max(lo, 1) // w) * w, hi, w)
     bx = np.repeat(bounds, 3).astype(object)
     by = np.tile(np.array([0, value_scale, None], dtype=object), len(bounds))
     bx[2::3] = None
@@ -242,17 +370,21 @@ def vector_figure(
         r, c = pixel_of(index, w)
         fig.add_trace(
             go.Scatter(
-                x=[index], y=[values[index]], mode="markers",
+                x=[index], y=[values[index - lo]], mode="markers",
                 marker={"size": 12, "color": MARK_COLOUR, "symbol": "circle-open", "line": {"width": 3}},
                 hovertemplate=f"pixel ({r}, {c}) = index {index}<extra></extra>", name="marked pixel",
                 showlegend=False,
             )
         )
         fig.add_vline(x=index, line={"color": MARK_COLOUR, "width": 1})
-    fig.update_xaxes(title="flattened index (row × %d + column)" % w, range=[-1, n], tickmode="array",
-                     tickvals=np.arange(0, n + 1, w * max(1, h // 14)))
+    rows_shown = max(1, (hi - lo) // w)
+    fig.update_xaxes(title="flattened index (row × %d + column)" % w, range=[lo - 1, hi], tickmode="array",
+                     tickvals=np.arange(-(-lo // w) * w, hi + 1, w * max(1, rows_shown // 14)))
     fig.update_yaxes(title="value", range=[-0.05 * value_scale, 1.08 * value_scale])
     fig.update_layout(height=height_px, margin={"l": 10, "r": 10, "t": 10, "b": 10}, hovermode="closest")
+    if (lo, hi) != (0, n):
+        fig.update_layout(title={"text": f"indices {lo:,}–{hi - 1:,} of {n:,}", "font": {"size": 12}},
+                          margin={"t": 30})
     return fig
 
 

@@ -33,10 +33,30 @@ def pixel_columns(n_features: int) -> list[str]:
     return [f"pixel{i}" for i in range(n_features)]
 
 
+# A table never carries more pixel columns than this (64x64 images fit whole; a
+# 1000x1000 image shows the columns around the chosen pixel, not a million).
+MAX_TABLE_COLUMNS = 4096
+
+
+def column_window(n_features: int, pixel: int | None, max_columns: int = MAX_TABLE_COLUMNS) -> tuple[int, int]:
+    """The ``[lo, hi)`` flattened indices shown for images of ``n_features`` pixels,
+    around ``pixel`` (all of them when they fit)."""
+    if n_features <= max_columns:
+        return 0, n_features
+    centre = pixel if pixel is not None and 0 <= pixel < n_features else 0
+    lo = int(np.clip(centre - max_columns // 2, 0, n_features - max_columns))
+    return lo, lo + max_columns
+
+
 def page_frame(
-    flat: np.ndarray, labels: np.ndarray, indices: Sequence[int] | np.ndarray, value_scale: float = 255.0
+    flat: np.ndarray, labels: np.ndarray, indices: Sequence[int] | np.ndarray, value_scale: float = 255.0,
+    *, pixel: int | None = None, max_columns: int = MAX_TABLE_COLUMNS,
 ) -> pd.DataFrame:
     """The samples ``indices`` as rows ``label, pixel0 ... pixel{h*w-1}``.
+
+    Images of more than ``max_columns`` pixels give only the columns around
+    ``pixel`` (named by their true index; ``frame.attrs["columns"]`` holds the
+    ``(lo, hi)`` range shown), so a page of large images stays small.
 
     Parameters
     ----------
@@ -47,6 +67,10 @@ def page_frame(
         Dataset indices of the rows, kept as the frame's index (named ``sample``).
     value_scale : float
         See :func:`display_values`.
+    pixel : int, optional
+        Flattened index the column window is centred on.
+    max_columns : int
+        Most pixel columns.
 
     Returns
     -------
@@ -54,9 +78,12 @@ def page_frame(
         A new frame; the dataset's arrays are only read.
     """
     idx = np.asarray(indices, dtype=np.int64)
-    values = display_values(flat[idx], value_scale)
-    frame = pd.DataFrame(values, columns=pixel_columns(flat.shape[1]), index=pd.Index(idx, name="sample"))
+    lo, hi = column_window(flat.shape[1], pixel, max_columns)
+    values = display_values(flat[idx, lo:hi], value_scale)
+    names = [f"pixel{i}" for i in range(lo, hi)]
+    frame = pd.DataFrame(values, columns=names, index=pd.Index(idx, name="sample"))
     frame.insert(0, "label", np.asarray(labels[idx], dtype=np.int64))
+    frame.attrs["columns"] = (lo, hi)
     return frame
 
 
@@ -94,9 +121,10 @@ def display_table(frame: pd.DataFrame, sample: int | None = None, pixel: int | N
     pixels = frame.iloc[:, 1:].to_numpy()  # one block: the pixel columns share a dtype
     names = list(frame.columns[1:])
     order = list(range(len(names)))
-    if pixel is not None and 0 <= pixel < len(names):
-        order.remove(pixel)
-        order.insert(0, pixel)
+    position = {name: j for j, name in enumerate(names)}.get(f"pixel{pixel}") if pixel is not None else None
+    if position is not None:  # by name: a windowed frame does not start at pixel0
+        order.remove(position)
+        order.insert(0, position)
     marks = np.where(index == sample, MARK, "") if sample is not None else np.full(len(index), "")
     columns = [pa.array(index), pa.array(marks), pa.array(frame["label"].to_numpy())]
     columns += [pa.array(pixels[:, j]) for j in order]
@@ -108,7 +136,8 @@ def csv_bytes(frame: pd.DataFrame) -> bytes:
     return frame.to_csv(index=True).encode("utf-8")
 
 
-def vector_text(image: np.ndarray, value_scale: float = 255.0) -> str:
+def vector_text(image: np.ndarray, value_scale: float = 255.0, *, index: int | None = None,
+                max_values: int = MAX_TABLE_COLUMNS) -> str:
     """An image's flattened values as one comma-separated line, ready to copy.
 
     Parameters
@@ -116,8 +145,18 @@ def vector_text(image: np.ndarray, value_scale: float = 255.0) -> str:
     image : ndarray of uint8, shape (h, w)
     value_scale : float
         See :func:`display_values`; 0-1 values are written with 4 decimals.
+    index : int, optional
+        For an image of more than ``max_values`` pixels, the flattened index the
+        written part is centred on; the text then says which indices it holds.
+    max_values : int
     """
-    values = display_values(np.asarray(image).reshape(-1), value_scale)
+    flat = np.asarray(image).reshape(-1)
+    lo, hi = column_window(flat.size, index, max_values)
+    values = display_values(flat[lo:hi], value_scale)
     if values.dtype.kind == "f":
-        return ", ".join(f"{v:.4g}" for v in values.tolist())
-    return ", ".join(str(v) for v in values.tolist())
+        text = ", ".join(f"{v:.4g}" for v in values.tolist())
+    else:
+        text = ", ".join(str(v) for v in values.tolist())
+    if (lo, hi) != (0, flat.size):
+        return f"(indices {lo:,} to {hi - 1:,} of {flat.size:,}) {text}"
+    return text

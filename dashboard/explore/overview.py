@@ -2,8 +2,8 @@
 
 Class by class: counts, mean image, standard-deviation image. Whole set: the
 intensity histogram, the per-pixel variance map, and a facts table. All
-statistics come from one pass over the classes in float64, so even MNIST
-train (60,000 images) never needs a float copy of the whole set.
+statistics come from one streaming pass in bounded chunks, so no set, however
+many samples, classes or pixels it has, needs a float copy of itself.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ import pandas as pd
 import plotly.graph_objects as go
 
 from dashboard.data.dataset import Dataset
-from dashboard.explore.figures import image_axes, index_grid
+from dashboard.explore.figures import HEATMAP_MAX_CELLS, downsample, image_axes, index_grid
 from dashboard.explore.thumbnails import plotly_plain, tiles_figure
 
 
@@ -30,7 +30,8 @@ class OverviewStats:
         Samples per class.
     class_mean, class_std : ndarray of float64, shape (k, h, w)
         Per-class mean and (population) standard deviation of each pixel, in 0-255;
-        zeros for a class with no samples.
+        zeros for a class with no samples. For images larger than
+        :data:`STATS_MAX_SIDE` a side, of their block means (shape (k, hb, wb)).
     histogram : ndarray of int64, shape (256,)
         How many pixels take each value 0..255, over the whole set.
     pixel_mean, pixel_var : ndarray of float64, shape (h, w)
@@ -55,39 +56,77 @@ class OverviewStats:
         return float("inf") if smallest == 0 else float(self.counts.max()) / smallest
 
 
-def compute_stats(ds: Dataset) -> OverviewStats:
+# Per-class images are kept at most this many pixels a side (block means): k classes
+# x pixels stays small for any image size, and a tile is never shown larger anyway.
+STATS_MAX_SIDE = 64
+# Pixels converted to float64 at a time (32 MB): memory does not grow with the set.
+CHUNK_PIXELS = 1 << 22
+
+
+def _blocks(x: np.ndarray, h: int, w: int, f: int) -> np.ndarray:
+    """``(m, h*w)`` rows as ``(m, hb*wb)`` means of ``f`` x ``f`` blocks (edges repeated)."""
+    if f == 1:
+        return x
+    m = len(x)
+    hb, wb = -(-h // f), -(-w // f)
+    img = np.pad(x.reshape(m, h, w), ((0, 0), (0, hb * f - h), (0, wb * f - w)), mode="edge")
+    return img.reshape(m, hb, f, wb, f).mean(axis=(2, 4)).reshape(m, hb * wb)
+
+
+def compute_stats(ds: Dataset, *, max_side: int = STATS_MAX_SIDE) -> OverviewStats:
     """All overview statistics of ``ds`` (reads, never modifies, its arrays).
+
+    One streaming pass in chunks of :data:`CHUNK_PIXELS`: memory is bounded by
+    a chunk, the whole-set pixel maps (``h*w``) and the per-class images
+    (``k x`` at most ``max_side`` squared), whatever the number of samples, and
+    never classes x full-size pixels (1,000 classes of 1000x1000 images would
+    be 16 GB in float64).
 
     Parameters
     ----------
     ds : Dataset
+    max_side : int
+        Images larger than this a side get per-class mean/std images of their
+        block means (factor ``ceil(side / max_side)``); the whole-set pixel
+        mean and variance stay at full size.
 
     Returns
     -------
     OverviewStats
     """
     k, (h, w) = ds.n_classes, ds.shape
+    f = max(1, -(-max(h, w) // max_side))
+    hb, wb = -(-h // f), -(-w // f)
     flat = ds.flat()
     counts = ds.class_counts().astype(np.int64)
-    mean = np.zeros((k, h * w))
-    std = np.zeros((k, h * w))
-    sq_sum = np.zeros(h * w)
+    class_sum = np.zeros((k, hb * wb))
+    class_sq = np.zeros((k, hb * wb))
+    total = np.zeros(h * w)
+    total_sq = np.zeros(h * w)
+    histogram = np.zeros(256, dtype=np.int64)
     order = np.argsort(ds.labels, kind="stable")
     bounds = np.concatenate([[0], np.cumsum(counts)])
+    step = max(1, CHUNK_PIXELS // (h * w))
     for c in range(k):
-        if counts[c] == 0:
-            continue
-        x = flat[order[bounds[c] : bounds[c + 1]]].astype(np.float64)
-        mean[c] = x.mean(axis=0)
-        std[c] = x.std(axis=0)
-        sq_sum += np.einsum("ij,ij->j", x, x)
+        members = order[bounds[c] : bounds[c + 1]]
+        for start in range(0, len(members), step):
+            raw = flat[members[start : start + step]]
+            histogram += np.bincount(raw.reshape(-1), minlength=256)
+            x = raw.astype(np.float64)
+            total += x.sum(axis=0)
+            total_sq += np.einsum("ij,ij->j", x, x)
+            xb = _blocks(x, h, w, f)
+            class_sum[c] += xb.sum(axis=0)
+            class_sq[c] += np.einsum("ij,ij->j", xb, xb)
     n = len(ds)
-    pixel_mean = (counts[:, None] * mean).sum(axis=0) / n
-    # Var = E[x^2] - E[x]^2, clipped: rounding can leave -1e-12 on constant pixels.
-    pixel_var = np.clip(sq_sum / n - pixel_mean**2, 0.0, None)
-    histogram = np.bincount(flat.reshape(-1), minlength=256).astype(np.int64)
+    safe = np.maximum(counts, 1)[:, None]
+    mean = class_sum / safe
+    # Var = E[x^2] - E[x]^2 (exact sums of small integers), clipped: rounding can leave -1e-12.
+    std = np.sqrt(np.clip(class_sq / safe - mean**2, 0.0, None))
+    pixel_mean = total / n
+    pixel_var = np.clip(total_sq / n - pixel_mean**2, 0.0, None)
     present = np.flatnonzero(histogram)
-    arrays = [counts, mean.reshape(k, h, w), std.reshape(k, h, w), histogram,
+    arrays = [counts, mean.reshape(k, hb, wb), std.reshape(k, hb, wb), histogram,
               pixel_mean.reshape(h, w), pixel_var.reshape(h, w)]
     for a in arrays:
         a.flags.writeable = False
@@ -194,10 +233,18 @@ def variance_figure(pixel_var: np.ndarray, *, value_scale: float = 255.0, colors
     size_px : int
     """
     shape = pixel_var.shape
+    h, w = shape
     z = pixel_var * (value_scale / 255.0) ** 2
+    block = max(1, -(-max(h, w) // HEATMAP_MAX_CELLS))
+    x, y, customdata = np.arange(w), np.arange(h), index_grid(shape)
+    if block > 1:  # a large image's map in block means: what the browser gets stays small
+        z = downsample(z, block)
+        x = np.arange(z.shape[1]) * block + (block - 1) / 2
+        y = np.arange(z.shape[0]) * block + (block - 1) / 2
+        customdata = index_grid(shape)[::block, ::block]
     fig = go.Figure(
         go.Heatmap(
-            z=z, customdata=index_grid(shape), colorscale=colorscale, zmin=0,
+            z=z, x=x, y=y, customdata=customdata, colorscale=colorscale, zmin=0,
             colorbar={"title": {"text": "variance"}, "thickness": 14},
             hovertemplate="row %{y}, column %{x}<br>index %{customdata}<br>variance %{z:.4g}<extra></extra>",
         )

@@ -114,6 +114,25 @@ def upscale(images: np.ndarray, scale: int) -> np.ndarray:
     return big.reshape(k, h * scale, w * scale)
 
 
+def shrink_tiles(images: np.ndarray, target_px: int = TARGET_TILE_PX) -> np.ndarray:
+    """Images larger than ``target_px`` a side, reduced by an integer factor (block means).
+
+    A page of 1000x1000 images would otherwise make a 24-megapixel grid picture;
+    a thumbnail needs no more pixels than it is shown with. Small images are
+    returned as they are.
+    """
+    k, h, w = images.shape
+    f = -(-max(h, w) // target_px)
+    if f <= 1:
+        return images
+    hb, wb = -(-h // f), -(-w // f)
+    out = np.empty((k, hb, wb), dtype=np.uint8)
+    for i in range(k):  # one image at a time: the float copy stays one image large
+        padded = np.pad(images[i], ((0, hb * f - h), (0, wb * f - w)), mode="edge")
+        out[i] = np.rint(padded.reshape(hb, f, wb, f).mean(axis=(1, 3), dtype=np.float32))
+    return out
+
+
 def grid_image(images: np.ndarray, layout: GridLayout) -> np.ndarray:
     """All tiles pasted into one uint8 ``layout.size`` image.
 
@@ -161,6 +180,8 @@ def tiles_figure(
     Parameters
     ----------
     images : ndarray of uint8, shape (k, h, w)
+        Larger than :data:`TARGET_TILE_PX` a side, they are shrunk first
+        (:func:`shrink_tiles`).
     captions : sequence of str
         Text under each tile (plain text; plotly does not render it as HTML
         because every ``<`` is escaped here).
@@ -179,6 +200,7 @@ def tiles_figure(
         Traces: 0 the image, 1 the invisible click points (one per tile, in
         order), 2 the captions.
     """
+    images = shrink_tiles(np.asarray(images))
     k, h, w = images.shape
     layout = grid_layout(k, (h, w), cols=cols, scale=scale)
     height, width = layout.size
@@ -256,7 +278,7 @@ def grid_figure(
     idx = np.asarray(indices, dtype=np.int64)
     labs = labels[idx]
     # Long names ("Ankle boot" after "#59999") would spill into the next tile: trim; hover has it all.
-    width_chars = max(6, grid_layout(1, images.shape[1:]).cell_w // 7)
+    width_chars = max(6, grid_layout(1, shrink_tiles(images[:1]).shape[1:]).cell_w // 7)
     captions = [_fit(f"#{i} {class_names[c]}", width_chars) for i, c in zip(idx.tolist(), labs.tolist())]
     hover = [f"sample {i}: {class_names[c]} (label {c})" for i, c in zip(idx.tolist(), labs.tolist())]
     where = np.flatnonzero(idx == selected_sample) if selected_sample is not None else []

@@ -12,10 +12,12 @@ import warnings
 import numpy as np
 from PIL import Image, UnidentifiedImageError
 
+from dashboard import limits
 from dashboard.errors import DataError
+from dashboard.limits import Limits
 
 MAX_UPLOAD_BYTES = 10 * 1024 * 1024
-MAX_UPLOAD_PIXELS = 25_000_000
+MAX_UPLOAD_PIXELS = Limits().max_predict_pixels  # the budget's default (dashboard.limits)
 ALLOWED_FORMATS = ("PNG", "JPEG")
 
 
@@ -23,7 +25,7 @@ def prepare_upload(
     data: bytes,
     shape: tuple[int, int],
     max_bytes: int = MAX_UPLOAD_BYTES,
-    max_pixels: int = MAX_UPLOAD_PIXELS,
+    max_pixels: int | None = None,
 ) -> np.ndarray:
     """Decode a PNG/JPG and make it look like a dataset image.
 
@@ -39,7 +41,8 @@ def prepare_upload(
     shape : (int, int)
         Target ``(height, width)``, the dataset's image shape.
     max_bytes, max_pixels : int
-        Limits on the file size and on width * height.
+        Limits on the file size and on width * height (default: the budget's
+        ``max_predict_pixels``, :mod:`dashboard.limits`).
 
     Returns
     -------
@@ -52,6 +55,8 @@ def prepare_upload(
         If the file is too large, not a PNG/JPG, or cannot be decoded.
     """
     h, w = shape
+    if max_pixels is None:
+        max_pixels = limits.current().max_predict_pixels
     if h < 1 or w < 1:
         raise DataError(f"invalid target shape {shape}")
     if len(data) == 0:
@@ -68,6 +73,10 @@ def prepare_upload(
         width, height = img.size
         if width * height > max_pixels:
             raise DataError(f"the image is {width}x{height} pixels; at most {max_pixels:,} pixels are accepted")
+        side = limits.current().max_predict_side
+        if max(width, height) > side:
+            raise DataError(f"the image is {width}x{height} pixels; its longest side may be at most "
+                            f"{side:,} ({limits.env_name('max_predict_side')})")
         if width < 1 or height < 1:
             raise DataError("the image is empty")
         img.load()
@@ -94,7 +103,12 @@ def to_grey(img: Image.Image) -> np.ndarray:
 
 
 def fit_to_shape(grey: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
-    """Pad a grey image to the target aspect with its background, resize, and invert a light background.
+    """Fit a grey image into the target shape with its background, keeping its proportions.
+
+    The image is resized first (so its longer side fits), then centred on a
+    canvas of the target size filled with its background, then inverted if that
+    background is light. Never padded at full resolution: a 100000x1 image costs
+    its own pixels, not 100000 squared.
 
     Parameters
     ----------
@@ -110,16 +124,16 @@ def fit_to_shape(grey: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
     h, w = shape
     background = border_level(grey)
     H, W = grey.shape
-    # Pad to the target's aspect ratio so the content keeps its proportions.
-    target_w = max(W, round(H * w / h))
-    target_h = max(H, round(W * h / w))
-    canvas = np.full((target_h, target_w), int(round(background)), dtype=np.uint8)
-    top, left = (target_h - H) // 2, (target_w - W) // 2
-    canvas[top : top + H, left : left + W] = grey
-    resized = np.asarray(Image.fromarray(canvas).resize((w, h), Image.Resampling.LANCZOS), dtype=np.uint8)
+    s = min(h / H, w / W)
+    new_h, new_w = max(1, min(h, round(H * s))), max(1, min(w, round(W * s)))
+    small = np.asarray(Image.fromarray(grey).resize((new_w, new_h), Image.Resampling.LANCZOS),
+                       dtype=np.uint8)
+    canvas = np.full((h, w), int(round(background)), dtype=np.uint8)
+    top, left = (h - new_h) // 2, (w - new_w) // 2
+    canvas[top : top + new_h, left : left + new_w] = small
     if background > 127:
-        resized = 255 - resized
-    return resized
+        canvas = 255 - canvas
+    return canvas
 
 
 def border_level(grey: np.ndarray) -> float:

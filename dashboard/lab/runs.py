@@ -8,20 +8,24 @@ A run folder holds::
 
 A run is written into a hidden temporary folder in the same root and renamed
 into place when complete, so a reader never sees half a run and a crash leaves
-only a ``.tmp-*`` folder that listing ignores. A folder that cannot be read is
-reported and skipped, never fatal.
+only a ``.tmp-*`` folder that listing ignores.
+
+``run.json`` is checked on load against one schema (:data:`SCHEMA`, a table of
+field -> check): a folder that fails is listed as broken, with the reason, and
+can be deleted; it never stops the other runs from loading.
 """
 
 from __future__ import annotations
 
 import errno
 import json
+import math
 import os
 import re
 import secrets
 import shutil
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
@@ -47,6 +51,171 @@ TRUSTED_TYPES = [
     "sklearn.neural_network._multilayer_perceptron.MLPClassifier",
     "sklearn.preprocessing._label.LabelBinarizer",
 ]
+
+
+# --- the run.json schema ------------------------------------------------------------
+# Each check takes the field's value (and the whole record, for fields that must agree
+# with others) and returns None when it is fine, else a short reason. Checks run in the
+# table's order, so later ones may rely on earlier fields being sound.
+
+Check = Callable[[object, dict], "str | None"]
+
+
+def _is_num(v: object) -> bool:
+    return isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
+
+
+def _is_count(v: object) -> bool:
+    return isinstance(v, int) and not isinstance(v, bool) and v >= 0
+
+
+def _matrix(v: object, k: int, what: str) -> str | None:
+    if not (isinstance(v, list) and len(v) == k and all(isinstance(r, list) and len(r) == k for r in v)):
+        return f"{what} is not a {k}x{k} table"
+    if not all(_is_count(c) for r in v for c in r):
+        return f"{what} holds something other than whole counts"
+    return None
+
+
+def _check_str(v: object, info: dict) -> str | None:
+    return None if isinstance(v, str) and v else "is not a non-empty text"
+
+
+def _check_class_names(v: object, info: dict) -> str | None:
+    if not (isinstance(v, list) and v and all(isinstance(c, str) for c in v)):
+        return "is not a non-empty list of texts"
+    return None
+
+
+def _check_image_shape(v: object, info: dict) -> str | None:
+    if not (isinstance(v, list) and len(v) == 2 and all(_is_count(d) and d > 0 for d in v)):
+        return "is not [height, width]"
+    return None
+
+
+def _check_params(v: object, info: dict) -> str | None:
+    if not isinstance(v, dict):
+        return "is not an object"
+    try:
+        TrainParams.from_dict(v).validate()
+    except (DashboardError, TypeError, ValueError, KeyError) as exc:
+        return f"is not valid ({exc})"
+    return None
+
+
+_EPOCH_NUMBERS = ("loss", "train_accuracy", "val_accuracy", "seconds", "elapsed")
+
+
+def _check_history(v: object, info: dict) -> str | None:
+    if not (isinstance(v, list) and v):
+        return "is not a non-empty list of epochs"
+    k = len(info["class_names"])
+    for n, h in enumerate(v, start=1):
+        if not isinstance(h, dict):
+            return f"entry {n} is not an epoch record"
+        if h.get("epoch") != n or not _is_count(h.get("epochs")):
+            return f"entry {n} does not number its epoch {n}"
+        bad = [f for f in _EPOCH_NUMBERS if not _is_num(h.get(f))]
+        if bad:
+            return f"entry {n}: {bad[0]} is not a number"
+        problem = _matrix(h.get("val_confusion"), k, f"entry {n}'s validation confusion matrix")
+        if problem:
+            return problem
+        try:
+            EpochReport.from_dict(h)
+        except (TypeError, ValueError) as exc:
+            return f"entry {n} is not an epoch record ({exc})"
+    return None
+
+
+def _check_metrics(v: object, info: dict) -> str | None:
+    if not isinstance(v, dict):
+        return "is not an object"
+    acc = v.get("test_accuracy")
+    if not (_is_num(acc) and 0 <= acc <= 1):
+        return "test_accuracy is not a number from 0 to 1"
+    k = len(info["class_names"])
+    problem = _matrix(v.get("test_confusion"), k, "the test confusion matrix")
+    if problem:
+        return problem
+    for name in ("precision", "recall", "f1", "support"):
+        values = v.get(name)
+        if not (isinstance(values, list) and len(values) == k and all(_is_num(x) for x in values)):
+            return f"{name} is not a list of {k} numbers"
+    return None
+
+
+def _check_kept_epoch(v: object, info: dict) -> str | None:
+    if v is None:
+        return None
+    if not (_is_count(v) and 1 <= v <= len(info["history"])):
+        return f"is not an epoch from 1 to {len(info['history'])}"
+    return None
+
+
+def _check_created(v: object, info: dict) -> str | None:
+    if not isinstance(v, str):
+        return "is not an ISO date text"
+    try:
+        datetime.fromisoformat(v)
+    except ValueError:
+        return "is not an ISO date"
+    return None
+
+
+def _check_timing(v: object, info: dict) -> str | None:
+    if not (isinstance(v, dict) and all(isinstance(k, str) and _is_num(x) for k, x in v.items())):
+        return "is not an object of seconds"
+    return None
+
+
+def _check_status(v: object, info: dict) -> str | None:
+    return None if isinstance(v, str) else "is not a text"
+
+
+# field -> (required, check). Optional fields may be absent (older runs), never wrong.
+SCHEMA: dict[str, tuple[bool, Check]] = {
+    "dataset": (True, _check_str),
+    "class_names": (True, _check_class_names),
+    "params": (True, _check_params),
+    "history": (True, _check_history),
+    "metrics": (True, _check_metrics),
+    "kept_epoch": (False, _check_kept_epoch),
+    "created": (False, _check_created),
+    "dataset_checksum": (False, _check_str),
+    "image_shape": (False, _check_image_shape),
+    "timing": (False, _check_timing),
+    "status": (False, _check_status),
+}
+
+
+def schema_problem(info: object) -> str | None:
+    """Why a parsed ``run.json`` does not fit :data:`SCHEMA`, or None if it does.
+
+    Parameters
+    ----------
+    info : object
+        The parsed JSON.
+
+    Returns
+    -------
+    str or None
+        E.g. ``"kept_epoch is not an epoch from 1 to 3"``.
+    """
+    if not isinstance(info, dict):
+        return f"{RUN_FILE} is not an object"
+    missing = [k for k, (required, _) in SCHEMA.items() if required and k not in info]
+    if missing:
+        return f"{RUN_FILE} lacks {', '.join(missing)}"
+    for key, (_, check) in SCHEMA.items():
+        if key in info:
+            try:
+                problem = check(info[key], info)
+            except Exception as exc:  # a check must never be what breaks the page
+                problem = f"cannot be checked ({type(exc).__name__})"
+            if problem:
+                return f"{key} {problem}"
+    return None
 
 
 def default_runs_dir() -> Path:
@@ -101,6 +270,50 @@ class Run:
     def class_names(self) -> tuple[str, ...]:
         return tuple(self.info["class_names"])
 
+    @property
+    def created_at(self) -> datetime | None:
+        """When the run was saved (None if its record does not say)."""
+        created = self.info.get("created")
+        if not isinstance(created, str):
+            return None
+        try:
+            when = datetime.fromisoformat(created)
+        except ValueError:
+            return None
+        return when if when.tzinfo else when.replace(tzinfo=timezone.utc)
+
+    @property
+    def name(self) -> str:
+        """A readable name: dataset, hidden layers, test accuracy, e.g. ``"mnist · 256-128 · 98.1%"``."""
+        return run_name(self.dataset, self.params.hidden, self.test_accuracy)
+
+
+def run_name(dataset: str, hidden: tuple[int, ...], accuracy: float) -> str:
+    """``"<dataset> · <layers> · <accuracy>%"``; a model without hidden layers reads "linear".
+
+    Parameters
+    ----------
+    dataset : str
+    hidden : tuple of int
+    accuracy : float
+        In [0, 1].
+
+    Returns
+    -------
+    str
+    """
+    layers = "-".join(str(h) for h in hidden) if hidden else "linear"
+    return f"{dataset} · {layers} · {accuracy:.1%}"
+
+
+@dataclass(frozen=True)
+class BrokenRun:
+    """A run folder that cannot be used, and why (it can still be deleted)."""
+
+    run_id: str
+    reason: str
+    path: Path
+
 
 @dataclass(frozen=True)
 class RunListing:
@@ -108,6 +321,7 @@ class RunListing:
 
     runs: list[Run]
     problems: list[str] = field(default_factory=list)
+    broken: list[BrokenRun] = field(default_factory=list)
 
 
 class RunStore:
@@ -216,17 +430,29 @@ class RunStore:
         """All readable runs, newest first, and a message for each folder skipped."""
         runs: list[Run] = []
         problems: list[str] = []
+        broken: list[BrokenRun] = []
         if not self.root.is_dir():
-            return RunListing(runs, problems)
-        for path in sorted(self.root.iterdir()):
+            return RunListing(runs, problems, broken)
+        try:
+            entries = sorted(self.root.iterdir())
+        except OSError as exc:
+            return RunListing(runs, [f"cannot read {self.root}: {exc.strerror or exc}"], broken)
+        for path in entries:
             if path.name.startswith(".") or not path.is_dir():
                 continue  # temporary folders of runs being written (or crashed)
             try:
                 runs.append(self.get(path.name))
             except DashboardError as exc:
                 problems.append(f"skipped run folder {path.name}: {exc}")
-        runs.sort(key=lambda r: (r.info.get("created", ""), r.run_id), reverse=True)
-        return RunListing(runs, problems)
+                if _ID_RE.match(path.name) and ".." not in path.name:
+                    broken.append(BrokenRun(path.name, str(exc), path))
+            except Exception as exc:  # noqa: BLE001 - one folder must never break the listing
+                problems.append(f"skipped run folder {path.name}: {type(exc).__name__}: {exc}")
+                if _ID_RE.match(path.name) and ".." not in path.name:
+                    broken.append(BrokenRun(path.name, f"{type(exc).__name__}: {exc}", path))
+        epoch = datetime.fromtimestamp(0, timezone.utc)
+        runs.sort(key=lambda r: (r.created_at or epoch, r.run_id), reverse=True)
+        return RunListing(runs, problems, broken)
 
     def get(self, run_id: str) -> Run:
         """The record of one run (``run.json``), checked for the keys the app needs."""
@@ -235,21 +461,14 @@ class RunStore:
             info = json.loads((path / RUN_FILE).read_text(encoding="utf-8"))
         except FileNotFoundError:
             raise DataError(f"no {RUN_FILE}") from None
-        except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-            raise DataError(f"{RUN_FILE} is unreadable ({exc})") from None
-        if not isinstance(info, dict):
-            raise DataError(f"{RUN_FILE} is not an object")
-        missing = [k for k in ("params", "dataset", "history", "metrics", "class_names") if k not in info]
-        if missing:
-            raise DataError(f"{RUN_FILE} lacks {', '.join(missing)}")
+        except (OSError, UnicodeDecodeError, ValueError, RecursionError) as exc:
+            raise DataError(f"{RUN_FILE} is unreadable ({type(exc).__name__}: {exc})") from None
+        problem = schema_problem(info)
+        if problem:
+            raise DataError(problem)
         if not (path / MODEL_FILE).is_file():
             raise DataError(f"no {MODEL_FILE}")
-        try:
-            run = Run(run_id, info, path)
-            run.params, run.history, run.test_accuracy  # noqa: B018 - parse now, fail here
-        except (KeyError, TypeError, ValueError) as exc:
-            raise DataError(f"{RUN_FILE} is malformed ({exc})") from None
-        return run
+        return Run(run_id, info, path)
 
     def load_model(self, run_id: str) -> MLPClassifier:
         """The run's model, loaded with skops trusting only :data:`TRUSTED_TYPES`."""
@@ -277,7 +496,7 @@ class RunStore:
         """Remove a run: renamed aside first, so a half-deleted run is never listed."""
         path = self._path(run_id)
         if not path.is_dir():
-            raise DataError(f"no run {run_id}")
+            raise DataError(f"no run {run_id} (deleted already?)")
         trash = self.root / f"{_TMP_PREFIX}deleted-{run_id}-{secrets.token_hex(4)}"
         os.rename(path, trash)
         shutil.rmtree(trash, ignore_errors=True)

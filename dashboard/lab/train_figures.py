@@ -6,7 +6,7 @@ Pure functions from arrays to ``plotly.graph_objects.Figure``; no Streamlit.
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 import numpy as np
 import plotly.graph_objects as go
@@ -39,16 +39,32 @@ def training_curves(
     """
     fig = make_subplots(rows=1, cols=2, subplot_titles=("Training loss", "Accuracy"))
     x = list(epochs)
-    fig.add_trace(go.Scatter(x=x, y=list(loss), mode="lines+markers", name="loss"), row=1, col=1)
-    fig.add_trace(go.Scatter(x=x, y=list(train_accuracy), mode="lines+markers", name="train"), row=1, col=2)
-    fig.add_trace(go.Scatter(x=x, y=list(val_accuracy), mode="lines+markers", name="validation"), row=1, col=2)
-    if total_epochs:
-        for col in (1, 2):
-            fig.update_xaxes(range=[0.5, total_epochs + 0.5], row=1, col=col)
+    # Markers always: a line needs two points, and epoch 1 alone must still be seen.
+    marker = dict(size=7)
+    fig.add_trace(go.Scatter(x=x, y=list(loss), mode="lines+markers", marker=marker, name="loss"), row=1, col=1)
+    fig.add_trace(go.Scatter(x=x, y=list(train_accuracy), mode="lines+markers", marker=marker, name="train"),
+                  row=1, col=2)
+    fig.add_trace(go.Scatter(x=x, y=list(val_accuracy), mode="lines+markers", marker=marker, name="validation"),
+                  row=1, col=2)
+    last = max([total_epochs or 0, *x, 1])
+    # Epochs are whole numbers: ticks only on integers (plotly picks 1.5, 2.5 for a short
+    # range otherwise), and the range always includes epoch 1 so a single point is drawn
+    # in the middle of the axis rather than on its edge.
+    for col in (1, 2):
+        fig.update_xaxes(range=[0.5, last + 0.5], tickmode="linear", tick0=1, dtick=_epoch_step(last),
+                         tickformat="d", row=1, col=col)
     fig.update_xaxes(title_text="epoch")
     fig.update_yaxes(title_text="accuracy", row=1, col=2)
     fig.update_layout(height=330, margin=dict(l=10, r=10, t=40, b=10), legend=dict(orientation="h", y=-0.25))
     return fig
+
+
+def _epoch_step(last: int) -> int:
+    """A whole tick step giving at most about 10 ticks for epochs 1..last."""
+    for step in (1, 2, 5, 10, 20, 25, 50, 100, 200, 250, 500, 1000):
+        if last / step <= 10:
+            return step
+    return max(1, last // 10)
 
 
 def row_normalise(matrix: np.ndarray) -> np.ndarray:
@@ -102,41 +118,87 @@ def confusion_figure(
             showscale=False,
         )
     )
-    true_idx, pred_idx = np.meshgrid(np.arange(k), np.arange(k), indexing="ij")
-    fig.add_trace(
-        go.Scatter(
-            x=[names[j] for j in pred_idx.ravel()],
-            y=[names[i] for i in true_idx.ravel()],
-            customdata=np.stack([true_idx.ravel(), pred_idx.ravel(), counts.ravel()], axis=1),
-            mode="markers",
-            marker=dict(size=max(8, 300 // k), opacity=0, symbol="square"),
-            name=CELL_TRACE_NAME,
-            hovertemplate="true %{y}<br>predicted %{x}<br>%{customdata[2]} images<extra></extra>",
-            showlegend=False,
-        )
-    )
+    _add_cell_trace(fig, names, [[int(v) for v in row] for row in counts],
+                    "true %{y}<br>predicted %{x}<br>%{customdata[2]} images<extra></extra>")
     _matrix_layout(fig, title, k)
     fig.update_layout(clickmode="event+select")
     return fig
 
 
-def selected_cell(points: Sequence[dict]) -> tuple[int, int] | None:
+def _add_cell_trace(fig: go.Figure, names: list[str], values: list[list], hovertemplate: str) -> None:
+    """One invisible, selectable marker per cell, ``customdata = [true, predicted, value]``.
+
+    The customdata is a plain list of lists, and cells are also recoverable from
+    their position (``point_index = true * k + predicted``): a NumPy array would be
+    sent base64-encoded, and a real click in the browser then reports each row as an
+    object ``{"0": t, "1": p, ...}`` rather than a list (the ``KeyError: 0`` of issue 9).
+    """
+    k = len(names)
+    fig.add_trace(
+        go.Scatter(
+            x=[names[j] for i in range(k) for j in range(k)],
+            y=[names[i] for i in range(k) for j in range(k)],
+            customdata=[[i, j, values[i][j]] for i in range(k) for j in range(k)],
+            mode="markers",
+            marker=dict(size=max(8, 300 // max(k, 1)), opacity=0, symbol="square"),
+            name=CELL_TRACE_NAME,
+            hovertemplate=hovertemplate,
+            showlegend=False,
+        )
+    )
+
+
+def selected_cell(points: Sequence[Mapping], n_classes: int | None = None) -> tuple[int, int] | None:
     """The ``(true, predicted)`` indices of the clicked cell from a Streamlit selection.
+
+    A real click in Chromium gives points such as ``{"curve_number": 1,
+    "point_index": 7, "x": "b", "y": "c", "customdata": {"0": 2, "1": 1, "2": 5}}``:
+    the customdata row arrives as a list or as an object keyed by position,
+    depending on how the figure was serialised. Both are read; failing that, the
+    position of the point in the cell trace gives the cell.
 
     Parameters
     ----------
-    points : sequence of dict
+    points : sequence of mapping
         ``event.selection.points`` of ``st.plotly_chart(..., on_select="rerun")``.
+    n_classes : int, optional
+        Size of the matrix; allows the cell to be found from ``point_index``
+        when a point has no usable customdata, and bounds the answer.
 
     Returns
     -------
     tuple of int, or None
-        The first point that carries cell customdata.
+        The first point that names a cell.
     """
     for point in points or ():
-        data = point.get("customdata") if isinstance(point, dict) else None
-        if data is not None and len(data) >= 2:
-            return int(data[0]), int(data[1])
+        if not isinstance(point, Mapping):
+            continue
+        cell = _cell_from_customdata(point.get("customdata"))
+        if cell is None and n_classes and point.get("curve_number") == 1:
+            index = point.get("point_index", point.get("point_number"))
+            if isinstance(index, int) and 0 <= index < n_classes * n_classes:
+                cell = divmod(index, n_classes)
+        if cell is None:
+            continue
+        if n_classes is not None and not (0 <= cell[0] < n_classes and 0 <= cell[1] < n_classes):
+            continue
+        return cell
+    return None
+
+
+def _cell_from_customdata(data: object) -> tuple[int, int] | None:
+    if isinstance(data, Mapping):  # {"0": t, "1": p, ...}: a typed-array row decoded by the browser
+        data = [data.get("0", data.get(0)), data.get("1", data.get(1))]
+    if isinstance(data, (list, tuple)) and len(data) >= 2:
+        try:
+            t, p = data[0], data[1]
+            if isinstance(t, bool) or isinstance(p, bool):
+                return None
+            t, p = float(t), float(p)
+        except (TypeError, ValueError):
+            return None
+        if t.is_integer() and p.is_integer() and t >= 0 and p >= 0:
+            return int(t), int(p)
     return None
 
 
@@ -150,6 +212,11 @@ def confusion_difference_figure(
 
     Parameters
     ----------
+    Every cell is clickable, like :func:`confusion_figure`'s (read it with
+    :func:`selected_cell`).
+
+    Parameters
+    ----------
     new, old : ndarray of int, shape (k, k)
     class_names : sequence of str
     title : str
@@ -157,10 +224,17 @@ def confusion_difference_figure(
     Returns
     -------
     plotly.graph_objects.Figure
+
+    Raises
+    ------
+    ValueError
+        If the matrices differ in shape or are not square with one name per class
+        (see :func:`diff_problem` for the message to show instead).
     """
+    problem = diff_problem(new, old, class_names)
+    if problem:
+        raise ValueError(problem)
     new, old = np.asarray(new, dtype=np.int64), np.asarray(old, dtype=np.int64)
-    if new.shape != old.shape:
-        raise ValueError(f"cannot compare a {new.shape} and a {old.shape} confusion matrix")
     diff = new - old
     k = diff.shape[0]
     # Signed so that positive always means "better": diagonal gains and off-diagonal losses.
@@ -181,7 +255,40 @@ def confusion_difference_figure(
             colorbar=dict(title="better"),
         )
     )
-    return _matrix_layout(fig, title, k)
+    _add_cell_trace(fig, names, diff.tolist(), "true %{y}<br>predicted %{x}<br>change %{customdata[2]:+d}"
+                    "<br>click: the images fixed or broken<extra></extra>")
+    _matrix_layout(fig, title, k)
+    fig.update_layout(clickmode="event+select")
+    return fig
+
+
+def diff_problem(new: object, old: object, class_names: Sequence[str]) -> str | None:
+    """Why two confusion matrices cannot be subtracted, or None if they can.
+
+    Parameters
+    ----------
+    new, old : array-like
+        Confusion matrices of two runs.
+    class_names : sequence of str
+        The classes of the new run.
+
+    Returns
+    -------
+    str or None
+    """
+    try:
+        a, b = np.asarray(new), np.asarray(old)
+    except (TypeError, ValueError):
+        return "a confusion matrix is not a table of numbers"
+    for m in (a, b):
+        if m.ndim != 2 or m.shape[0] != m.shape[1] or not np.issubdtype(m.dtype, np.number):
+            return "a confusion matrix is not a square table of counts"
+    if a.shape != b.shape:
+        return (f"the runs have {a.shape[0]} and {b.shape[0]} classes; a cell-by-cell difference needs "
+                "the same classes in both")
+    if len(class_names) != a.shape[0]:
+        return f"{len(class_names)} class names for a {a.shape[0]}-class matrix"
+    return None
 
 
 def _matrix_layout(fig: go.Figure, title: str, k: int) -> go.Figure:
@@ -343,16 +450,40 @@ def compare_curves_figure(
 
 
 def compare_accuracy_figure(labels: Sequence[str], accuracies: Sequence[float]) -> go.Figure:
-    """Bars of the final test accuracy of several runs, zoomed to where they differ."""
+    """Test accuracy of several runs, honestly scaled.
+
+    Left: bars from 0 to 1 (a bar's length is the accuracy). Right: each run's
+    difference to the first one in percentage points, a labelled axis through 0,
+    where small differences are visible without truncated bars exaggerating them.
+
+    Parameters
+    ----------
+    labels : sequence of str
+        One per run; the first is the reference of the difference plot.
+    accuracies : sequence of float
+        Test accuracies in [0, 1].
+
+    Returns
+    -------
+    plotly.graph_objects.Figure
+    """
     acc = np.asarray(accuracies, dtype=float)
     if len(labels) != len(acc):
         raise ValueError("one accuracy per label")
-    low = float(acc.min()) if len(acc) else 0.0
-    fig = go.Figure(go.Bar(x=list(labels), y=acc, text=[f"{a:.4f}" for a in acc], textposition="auto"))
-    fig.update_layout(
-        yaxis=dict(range=[max(0.0, low - 0.02), 1.0], title="test accuracy"),
-        xaxis=dict(type="category"),
-        height=320,
-        margin=dict(l=10, r=10, t=10, b=10),
-    )
+    names = [plotly_plain(str(label)) for label in labels]
+    ref = names[0] if names else ""
+    diff = (acc - acc[0]) * 100 if len(acc) else acc
+    fig = make_subplots(rows=1, cols=2, column_widths=[0.5, 0.5], horizontal_spacing=0.12,
+                        subplot_titles=("Test accuracy (axis from 0)", f"Difference to {ref} (points)"))
+    fig.add_trace(go.Bar(x=names, y=acc, text=[f"{a:.2%}" for a in acc], textposition="auto",
+                         name="test accuracy", showlegend=False), 1, 1)
+    fig.add_trace(go.Bar(x=names, y=diff, text=[f"{d:+.2f}" for d in diff], textposition="outside",
+                         marker_color=["#7f7f7f" if d == 0 else "#2ca02c" if d > 0 else "#d62728" for d in diff],
+                         name="difference", showlegend=False), 1, 2)
+    bound = max(0.5, float(np.abs(diff).max()) * 1.3) if len(diff) else 1.0
+    fig.update_yaxes(range=[0, 1], title_text="test accuracy", tickformat=".0%", row=1, col=1)
+    fig.update_yaxes(range=[-bound, bound], title_text="percentage points", zeroline=True, zerolinewidth=2,
+                     row=1, col=2)
+    fig.update_xaxes(type="category")
+    fig.update_layout(height=360, margin=dict(l=10, r=10, t=40, b=10))
     return fig

@@ -1,28 +1,35 @@
 """Explore: browse a dataset page by page, click a sample, see it four ways.
 
-The browser (filter, paging, thumbnail grid, page table) is one ``st.fragment``,
-so paging reruns only it. Picking a sample or a pixel reruns the whole page,
-because the four inspect views depend on them. All state lives in
-``st.session_state`` under ``explore_*`` keys and is reset when the dataset
-(name, split or content) changes.
+Layout: the browser (filter, paging, thumbnail grid) on the left and the
+inspector (sample, pixel, heatmap) beside it on the right, kept in view while
+the grid scrolls; the number grid, the vector and the page table below.
+
+The browser is one ``st.fragment``, so paging reruns only it. Picking a sample
+or a pixel reruns the whole page, because the inspect views depend on them.
+
+State: the widgets are driven by ``explore_*`` session-state keys, and the view
+as a whole (:class:`dashboard.state.ExploreView`) is kept under ``K_VIEW`` and in
+the URL. Streamlit drops a widget's state once a run does not draw it (any other
+page), so every run first puts back what the view says, then writes the view
+again: page switches, Back/Forward, reload and a copied link all restore it.
 """
 
 from __future__ import annotations
 
+from dataclasses import replace
 from functools import partial
 
 import numpy as np
 import streamlit as st
 
 from dashboard import shell
-from dashboard.explore import browse
-from dashboard.explore import figures
-from dashboard.explore import frames
-from dashboard.explore import thumbnails
+from dashboard import state as url_state
 from dashboard.data.dataset import Dataset
+from dashboard.explore import browse, figures, frames, thumbnails
 
 # Session-state keys (widgets are driven by these keys in the tests too).
 K_DS = "explore_ds"
+K_VIEW = "explore_view"
 K_CLASSES = "explore_classes"
 K_SIZE = "explore_page_size"
 K_PAGE = "explore_page"
@@ -35,32 +42,136 @@ K_HEATMAP = "explore_heatmap"
 K_MATRIX = "explore_matrix"
 K_APP_RERUN = "explore_app_rerun"
 K_NOTE = "explore_note"
-GRID_COLS = 12
+K_SUBSET_NOTE = "explore_subset_note"
+K_SCROLL = "explore_scroll"  # a counter: bumped when the inspector should come into view
+DEFAULT_PAGE_SIZE = browse.PAGE_SIZES[1]
+SCOPE = "explore"
+
+# The inspector column stays in view while the grid beside it scrolls (wide screens;
+# on a phone the columns stack and the click scrolls to it instead, see _scroll_script).
+# Below 1200 px the grid beside the inspector would be too narrow for its captions: the
+# two stack (the grid full width) and a click scrolls the inspector into view.
+_CSS = """<style>
+.st-key-explore_inspector { position: sticky; top: 3.75rem; z-index: 2; }
+@media (max-width: 1199px) {
+  [data-testid="stHorizontalBlock"]:has(> [data-testid="stColumn"] .st-key-explore_inspector) {
+    flex-wrap: wrap; }
+  [data-testid="stHorizontalBlock"]:has(> [data-testid="stColumn"] .st-key-explore_inspector)
+    > [data-testid="stColumn"] { min-width: 100%; flex: 1 1 100%; }
+  .st-key-explore_inspector { position: static; }
+}
+</style>"""
+
+
+def default_view(ds: Dataset | None = None, per_page: int = DEFAULT_PAGE_SIZE) -> url_state.ExploreView:
+    """The view of a freshly opened set: page 1, sample 0, the centre pixel."""
+    h, w = ds.shape if ds is not None else (28, 28)
+    return url_state.ExploreView(per_page=per_page, sample=0, pixel=(h // 2, w // 2))
 
 
 def _ds_key(ds: Dataset) -> str:
     return f"{ds.name}|{ds.split}|{ds.checksum}"
 
 
-def _reset_if_new(ds: Dataset) -> None:
-    """Start from page 1, sample 0 and the centre pixel whenever the dataset changes."""
+def _decode(params, ds: Dataset, default: url_state.ExploreView) -> url_state.ExploreView:
+    return url_state.decode_explore(
+        params, n_samples=len(ds), n_classes=ds.n_classes, shape=ds.shape,
+        page_sizes=browse.PAGE_SIZES, default=default,
+    )
+
+
+def _restore(ds: Dataset) -> None:
+    """Put the view back into the widgets' keys before any widget is drawn.
+
+    Where the view comes from, first match wins: :func:`dashboard.state.open_in_explore`;
+    URL values this session did not write (reload, link, Back/Forward); the
+    session's view, if the dataset is the same; a fresh view.
+    """
     state = st.session_state
     key = _ds_key(ds)
-    if state.get(K_DS) == key:
-        return
-    for k in (K_CLASSES, K_PAGE, K_RANDOM, K_SAMPLE, K_ROW, K_COL, K_NOTE, K_APP_RERUN):
-        state.pop(k, None)
-    h, w = ds.shape
+    saved = state.get(K_VIEW)
+    per = saved.per_page if isinstance(saved, url_state.ExploreView) else DEFAULT_PAGE_SIZE
+    fresh = default_view(ds, per)
+    same_set = state.get(K_DS) == key and isinstance(saved, url_state.ExploreView)
+    pending = state.pop(url_state.K_PENDING, None)
+    news = url_state.url_news(SCOPE, url_state.EXPLORE_KEYS)
+    if isinstance(pending, url_state.ExploreView):  # re-checked like a URL: it may name anything
+        view = _decode(url_state.encode_explore(pending), ds, fresh)
+    elif news is not None:
+        view = _decode(news, ds, default_view(ds))
+    elif same_set:
+        view = saved
+    else:
+        view = fresh
     state[K_DS] = key
-    state[K_PAGE] = 0
-    state[K_SAMPLE] = 0
-    state[K_ROW] = h // 2
-    state[K_COL] = w // 2
-    state.setdefault(K_SIZE, browse.PAGE_SIZES[1])
+    if view is saved:
+        # The widgets hold the newest values (a change the user just made); only
+        # those Streamlit dropped while another page ran are put back.
+        _apply(view, only_missing=True)
+        return
+    for k in (K_NOTE, K_SUBSET_NOTE, K_RANDOM, K_APP_RERUN):
+        state.pop(k, None)
+    _apply(_check_subset(view, ds))
+
+
+def _check_subset(view: url_state.ExploreView, ds: Dataset) -> url_state.ExploreView:
+    """Keep a subset only if this session knows it or the URL carries its indices."""
+    if not view.subset or url_state.recall_subset(view.subset) is not None:
+        return view
+    indices = url_state.decode_indices(view.ids, len(ds)) if view.ids else None
+    if indices is not None:
+        st.session_state.setdefault(url_state.K_SUBSETS, {})[view.subset] = ("Selection from a link", indices)
+        return view
+    st.session_state[K_SUBSET_NOTE] = (
+        "The selection in this link is no longer available (it was kept in another browser "
+        "session); showing every sample instead."
+    )
+    return replace(view, subset=None, ids=None)
+
+
+def _apply(view: url_state.ExploreView, *, only_missing: bool = False) -> None:
+    """Drive the widgets from ``view``; with ``only_missing``, only keys that are gone."""
+    state = st.session_state
+    wanted = {
+        K_CLASSES: list(view.classes), K_SIZE: view.per_page, K_PAGE: view.page,
+        K_SAMPLE: view.sample or 0, K_ROW: view.pixel[0] if view.pixel else 0,
+        K_COL: view.pixel[1] if view.pixel else 0,
+    }
+    for k, v in wanted.items():
+        if k not in state or (not only_missing and state[k] != v):
+            state[k] = v
+    state[K_VIEW] = view
+
+
+def _save(ds: Dataset) -> None:
+    """The widgets' values as the view, in session state and in the URL."""
+    state = st.session_state
+    old = state.get(K_VIEW) or default_view(ds)
+    view = url_state.ExploreView(
+        classes=tuple(int(c) for c in state.get(K_CLASSES) or ()),
+        page=int(state.get(K_PAGE, 0)), per_page=int(state.get(K_SIZE, DEFAULT_PAGE_SIZE)),
+        sample=int(state.get(K_SAMPLE, 0)), pixel=(int(state.get(K_ROW, 0)), int(state.get(K_COL, 0))),
+        subset=old.subset, ids=old.ids,
+    )
+    state[K_VIEW] = view
+    url_state.write_url(SCOPE, url_state.EXPLORE_KEYS, url_state.encode_explore(view, default_view(ds)))
+
+
+def _subset(ds: Dataset) -> tuple[str, np.ndarray] | None:
+    view = st.session_state.get(K_VIEW)
+    found = url_state.recall_subset(view.subset if view else None)
+    if found is None:
+        return None
+    label, indices = found
+    return label, indices[indices < len(ds)]
 
 
 def _filtered(ds: Dataset) -> np.ndarray:
-    return browse.filter_indices(ds.labels, st.session_state.get(K_CLASSES) or None)
+    indices = browse.filter_indices(ds.labels, st.session_state.get(K_CLASSES) or None)
+    subset = _subset(ds)
+    if subset is not None:
+        indices = np.intersect1d(indices, subset[1], assume_unique=True)
+    return indices
 
 
 # --- callbacks (run before the rerun they cause) ---------------------------------
@@ -76,6 +187,13 @@ def _step(delta: int) -> None:
 
 def _ask_random() -> None:
     st.session_state[K_RANDOM] = True
+
+
+def _clear_subset() -> None:
+    state = st.session_state
+    state[K_VIEW] = replace(state[K_VIEW], subset=None, ids=None)
+    state[K_PAGE] = 0
+    state[K_APP_RERUN] = True
 
 
 def _on_filter() -> None:
@@ -97,8 +215,8 @@ def _on_sample() -> None:
     page = browse.page_holding(_filtered(ds), sample, int(state[K_SIZE]))
     if page is None:
         state[K_NOTE] = (
-            f"Sample {sample} is class {ds.class_names[ds.labels[sample]]}, which the class "
-            "filter hides; it is inspected below but not on the grid."
+            f"Sample #{sample} ({ds.class_names[ds.labels[sample]]}) is not among the samples "
+            "shown on the grid (class filter or selection); it is inspected here all the same."
         )
     else:
         state[K_PAGE] = page
@@ -110,6 +228,7 @@ def _on_grid_click() -> None:
     if sample is not None and sample != st.session_state.get(K_SAMPLE):
         st.session_state[K_SAMPLE] = sample
         st.session_state.pop(K_NOTE, None)
+        st.session_state[K_SCROLL] = st.session_state.get(K_SCROLL, 0) + 1
         # The click reran only the fragment; the inspect views need the whole page.
         st.session_state[K_APP_RERUN] = True
 
@@ -124,16 +243,67 @@ def _on_pixel_click(chart_key: str) -> None:
 # --- the browser fragment ------------------------------------------------------------
 
 
+def grid_columns(class_names) -> int:
+    """Thumbnails per row: fewer when class names are long, so "#59999 · Ankle boot" fits."""
+    longest = max((len(str(n)) for n in class_names), default=1)
+    return 8 if longest <= 3 else 6 if longest <= 6 else 4
+
+
+_CELL_PX = 84  # a thumbnail cell's width on screen at most, less its padding
+_CHAR_EM = 0.53  # plotly's sans-serif: average character width per pixel of font size (measured)
+
+
+def caption_font(chars: int) -> float:
+    """Font size (px) at which a caption of ``chars`` characters fits under its thumbnail."""
+    return max(8.0, min(11.0, round(_CELL_PX / (_CHAR_EM * max(chars, 1)), 1)))
+
+
+def captions(indices: np.ndarray, labels: np.ndarray, class_names) -> list[str]:
+    """``"#2297 · 7"``: the dataset index and the class name under each thumbnail."""
+    return [f"#{i} · {class_names[c]}" for i, c in zip(indices.tolist(), labels[indices].tolist())]
+
+
+def _grid(ds: Dataset, page_indices: np.ndarray, sample: int) -> None:
+    idx = np.asarray(page_indices, dtype=np.int64)
+    labs = ds.labels[idx].tolist()
+    where = np.flatnonzero(idx == sample)
+    fig = thumbnails.tiles_figure(
+        ds.images[idx], captions(idx, ds.labels, ds.class_names), customdata=idx.tolist(),
+        hover=[f"sample {i}: {ds.class_names[c]} (label {c})" for i, c in zip(idx.tolist(), labs)],
+        cols=grid_columns(ds.class_names), selected=int(where[0]) if len(where) else None,
+    )
+    caps = fig.data[2].text
+    fig.update_traces(textfont_size=caption_font(max(len(c) for c in caps)), selector={"mode": "text"})
+    st.plotly_chart(
+        fig, key=K_GRID, on_select=_on_grid_click, selection_mode="points",
+        config={"displayModeBar": False}, theme=None,
+    )
+
+
 @st.fragment
 def browser(table_area) -> None:
     """Filter, page controls, thumbnail grid; the page table goes into ``table_area``."""
-    state = st.session_state
-    if state.pop(K_APP_RERUN, False):
+    if st.session_state.pop(K_APP_RERUN, False):
         st.rerun(scope="app")
+    try:  # a fragment rerun does not pass through the page's guard in app.py
+        _browser(table_area)
+    except Exception as exc:  # noqa: BLE001
+        shell.show_failure(exc, "The sample browser")
+
+
+def _browser(table_area) -> None:
+    state = st.session_state
     ds = shell.current_dataset()
     scale = shell.value_scale()
 
-    left, right = st.columns([4, 1])
+    subset = _subset(ds)
+    if subset is not None:
+        label, members = subset
+        with st.container(horizontal=True, vertical_alignment="center"):
+            st.text(f"{label}: {len(members):,} samples")  # plain text: labels may hold user text
+            st.button("Show all samples", icon=":material/close:", key="explore_clear_subset",
+                      on_click=_clear_subset)
+    left, right = st.columns([3, 1])
     left.multiselect(
         "Classes (none chosen = all)", options=list(range(ds.n_classes)),
         format_func=lambda c: ds.class_names[c], key=K_CLASSES, on_change=_on_filter,
@@ -148,32 +318,27 @@ def browser(table_area) -> None:
     page = browse.make_page(indices, wanted, size)
     state[K_PAGE] = page.number  # store the clamped page so "previous" after "last" works
 
-    b = st.columns([1, 1, 1, 1, 1, 4])
     at_start, at_end = page.number == 0, page.number >= page.n_pages - 1
+    # A wrapping row of content-wide buttons: a label is never cut ("Prev…") at any width.
     # Material icons ship with Streamlit's own font: they render where emoji fonts are missing.
-    b[0].button("First", icon=":material/first_page:", key="explore_first", on_click=_go_to,
-                args=(0,), disabled=at_start)
-    b[1].button("Previous", icon=":material/chevron_left:", key="explore_prev", on_click=_step,
-                args=(-1,), disabled=at_start)
-    b[2].button("Next", icon=":material/chevron_right:", key="explore_next", on_click=_step,
-                args=(1,), disabled=at_end)
-    b[3].button("Last", icon=":material/last_page:", key="explore_last", on_click=_go_to,
-                args=(page.n_pages - 1,), disabled=at_end)
-    b[4].button("Random", icon=":material/shuffle:", key="explore_random_page", on_click=_ask_random)
+    with st.container(horizontal=True, vertical_alignment="center", gap="small"):
+        st.button("First", icon=":material/first_page:", key="explore_first", on_click=_go_to,
+                  args=(0,), disabled=at_start)
+        st.button("Previous", icon=":material/chevron_left:", key="explore_prev", on_click=_step,
+                  args=(-1,), disabled=at_start)
+        st.button("Next", icon=":material/chevron_right:", key="explore_next", on_click=_step,
+                  args=(1,), disabled=at_end)
+        st.button("Last", icon=":material/last_page:", key="explore_last", on_click=_go_to,
+                  args=(page.n_pages - 1,), disabled=at_end)
+        st.button("Random", icon=":material/shuffle:", key="explore_random_page", on_click=_ask_random)
     what = browse.selection_label(ds.class_names, state.get(K_CLASSES))
     # Plain text: class names may come from a user's file.
-    b[5].text(f"{browse.showing_text(page, what)} · page {page.number + 1:,} of {page.n_pages:,}")
+    st.text(f"{browse.showing_text(page, what)} · page {page.number + 1:,} of {page.n_pages:,}")
 
     sample = int(state.get(K_SAMPLE, 0))
     if len(page.indices):
-        fig = thumbnails.grid_figure(
-            ds.images, ds.labels, ds.class_names, page.indices, cols=GRID_COLS, selected_sample=sample
-        )
-        st.plotly_chart(
-            fig, key=K_GRID, on_select=_on_grid_click, selection_mode="points",
-            config={"displayModeBar": False}, theme=None,
-        )
-        st.caption("Click a thumbnail to inspect it below.")
+        _grid(ds, page.indices, sample)
+        st.caption("Click a thumbnail to inspect it.")
     else:
         st.info("No sample matches the filter.")
 
@@ -181,6 +346,7 @@ def browser(table_area) -> None:
     frame = frames.page_frame(ds.flat(), ds.labels, page.indices, scale)
     with table_area:
         _page_table(ds, frame, page, indices, sample, pixel_k, scale)
+    _save(ds)
 
 
 def _page_table(
@@ -190,48 +356,90 @@ def _page_table(
     st.caption(
         f"One row per sample: label, then pixel0 … pixel{ds.n_features - 1} (pixel (r, c) is "
         f"column r×{ds.shape[1]}+c). ▶ marks the inspected sample; the chosen pixel's column "
-        "is moved next to the label."
+        "(marked ◀) is moved next to the label."
     )
     shown = frames.display_table(frame, sample, pixel_k)
-    st.dataframe(
-        shown,
-        key="explore_table",
-        height=min(38 + 35 * len(shown), 400),
-        hide_index=True,
-        column_config={
-            "sample": st.column_config.NumberColumn("sample", pinned=True),
-            "inspected": st.column_config.TextColumn("▶", width="small", pinned=True),
-            "label": st.column_config.NumberColumn("label", pinned=True),
-            f"pixel{pixel_k}": st.column_config.NumberColumn(f"pixel{pixel_k} ◀", pinned=True),
-        },
-    )
+    with st.container(key="explore_table_box"):
+        st.dataframe(
+            shown,
+            key="explore_table",
+            height=min(38 + 35 * len(shown), 400),
+            hide_index=True,
+            column_config={
+                "sample": st.column_config.NumberColumn("sample", pinned=True),
+                "inspected": st.column_config.TextColumn("▶", width="small", pinned=True),
+                "label": st.column_config.NumberColumn("label", pinned=True),
+                # "medium": the header "pixel784 ◀" is never cut to "pixel264 ◂"
+                f"pixel{pixel_k}": st.column_config.NumberColumn(f"pixel{pixel_k} ◀", width="medium", pinned=True),
+            },
+        )
+    rows = np.flatnonzero(page.indices == sample)
+    if len(rows):
+        _scroll_table_to(int(rows[0]))
     stem = f"{ds.name}-{ds.split}".replace(" ", "_").replace(":", "")
-    c1, c2 = st.columns(2)
-    c1.download_button(
-        "Download this page (CSV)", lambda: frames.csv_bytes(frame), file_name=f"{stem}-page{page.number + 1}.csv",
-        mime="text/csv", key="explore_csv_page", on_click="ignore",
+    with st.container(horizontal=True, gap="small"):
+        st.download_button(
+            "Download this page (CSV)", lambda: frames.csv_bytes(frame), file_name=f"{stem}-page{page.number + 1}.csv",
+            mime="text/csv", key="explore_csv_page", on_click="ignore",
+        )
+        # Both deferred (built on click): CSV of even one page costs more than the rest of a
+        # page change, and the filtered set can be 60,000 rows.
+        st.download_button(
+            f"Download all {len(indices):,} shown samples (CSV)",
+            lambda: frames.csv_bytes(frames.page_frame(ds.flat(), ds.labels, indices, scale)),
+            file_name=f"{stem}-filtered.csv", mime="text/csv", key="explore_csv_all", on_click="ignore",
+        )
+
+
+_ROW_PX = 35  # glide-data-grid's row height in st.dataframe
+
+
+def _scroll_table_to(row: int) -> None:
+    """Scroll the page table so the inspected row is in view (no Streamlit API does this)."""
+    st.html(
+        f"""<script>
+        (() => {{
+          const find = (n) => {{
+            const s = window.parent.document.querySelector('.st-key-explore_table_box .dvn-scroller')
+                   || document.querySelector('.st-key-explore_table_box .dvn-scroller');
+            if (s) {{ s.scrollTop = Math.max(0, {row} * {_ROW_PX} - 2 * {_ROW_PX}); }}
+            else if (n > 0) {{ setTimeout(() => find(n - 1), 100); }}
+          }};
+          find(30);
+        }})();
+        </script><span data-row="{row}"></span>""",
+        unsafe_allow_javascript=True,
     )
-    # Both deferred (built on click): CSV of even one page costs more than the rest of a
-    # page change, and the filtered set can be 60,000 rows.
-    c2.download_button(
-        f"Download all {len(indices):,} filtered samples (CSV)",
-        lambda: frames.csv_bytes(frames.page_frame(ds.flat(), ds.labels, indices, scale)),
-        file_name=f"{stem}-filtered.csv", mime="text/csv", key="explore_csv_all", on_click="ignore",
+
+
+def _scroll_script(count: int) -> None:
+    """After a thumbnail click: bring the inspector into view if it is not (narrow screens)."""
+    st.html(
+        f"""<script>
+        (() => {{
+          const el = document.querySelector('.st-key-explore_inspector');
+          if (!el) return;
+          const r = el.getBoundingClientRect();
+          if (r.top < 0 || r.top > window.innerHeight - 120) el.scrollIntoView({{block: 'start'}});
+        }})();
+        </script><span data-click="{count}"></span>""",
+        unsafe_allow_javascript=True,
     )
 
 
 # --- the inspect views ---------------------------------------------------------------
 
 
-def _inspect(ds: Dataset) -> None:
+def _inspector(ds: Dataset) -> None:
+    """Sample and pixel choice, what they are, and the heatmap: beside the grid."""
     state = st.session_state
     h, w = ds.shape
     scale = shell.value_scale()
     st.subheader("Inspect one sample")
-    c = st.columns([2, 1, 1, 3])
+    c = st.columns([3, 2, 2])
     c[0].number_input(
-        "Sample index (jump to it)", min_value=0, max_value=len(ds) - 1, step=1, key=K_SAMPLE,
-        on_change=_on_sample,
+        "Sample index", min_value=0, max_value=len(ds) - 1, step=1, key=K_SAMPLE,
+        on_change=_on_sample, help="Type an index to inspect it and jump to its page.",
     )
     c[1].number_input("Pixel row", min_value=0, max_value=h - 1, step=1, key=K_ROW)
     c[2].number_input("Pixel column", min_value=0, max_value=w - 1, step=1, key=K_COL)
@@ -243,27 +451,33 @@ def _inspect(ds: Dataset) -> None:
     image = ds.images[sample]
     value = frames.display_values(image[r : r + 1, col : col + 1], scale).item()
     label = int(ds.labels[sample])
-    c[3].text(
+    st.text(
         f"sample #{sample}: {ds.class_names[label]} (label {label})\n"
         f"pixel row {r}, column {col} → index {r}×{w}+{col} = {k}, value {value:g}"
     )
+    st.markdown("**As a picture** (click a cell to follow that pixel)")
+    st.plotly_chart(
+        figures.heatmap_figure(image, value_scale=scale, colorscale=shell.colorscale(), pixel=(r, col),
+                               size_px=420),
+        key=K_HEATMAP, on_select=partial(_on_pixel_click, K_HEATMAP), selection_mode="points",
+        config={"displayModeBar": False},
+    )
 
-    # The number grid gets the wider column: at 28x28 its cells must hold three digits.
-    left, right = st.columns([2, 3])
-    with left:
-        st.markdown("**As a picture** (click a cell to follow that pixel)")
-        st.plotly_chart(
-            figures.heatmap_figure(image, value_scale=scale, colorscale=shell.colorscale(), pixel=(r, col)),
-            key=K_HEATMAP, on_select=partial(_on_pixel_click, K_HEATMAP), selection_mode="points",
-            config={"displayModeBar": False},
-        )
-    with right:
-        st.markdown(f"**As a grid of numbers** ({h}×{w})")
-        st.plotly_chart(
-            figures.matrix_figure(image, value_scale=scale, pixel=(r, col)),
-            key=K_MATRIX, on_select=partial(_on_pixel_click, K_MATRIX), selection_mode="points",
-            config={"displayModeBar": False}, theme=None,
-        )
+
+def _details(ds: Dataset) -> None:
+    """The number grid and the vector: full width, where three digits per cell fit."""
+    state = st.session_state
+    h, w = ds.shape
+    scale = shell.value_scale()
+    sample, r, col = int(state[K_SAMPLE]), int(state[K_ROW]), int(state[K_COL])
+    k = figures.flat_index(r, col, w)
+    image = ds.images[sample]
+    st.markdown(f"**As a grid of numbers** ({h}×{w}; click a cell to follow that pixel)")
+    st.plotly_chart(
+        figures.matrix_figure(image, value_scale=scale, pixel=(r, col)),
+        key=K_MATRIX, on_select=partial(_on_pixel_click, K_MATRIX), selection_mode="points",
+        config={"displayModeBar": False}, theme=None,
+    )
     st.markdown(f"**As one row of {h * w} numbers** (dotted lines: the start of each image row)")
     st.plotly_chart(figures.vector_figure(image, value_scale=scale, index=k), key="explore_vector")
     with st.expander("The vector as text (copy it)"):
@@ -273,13 +487,23 @@ def _inspect(ds: Dataset) -> None:
 def page() -> None:
     """The Explore page."""
     ds = shell.current_dataset()
-    _reset_if_new(ds)
+    _restore(ds)
+    st.html(_CSS)
     st.title("Explore")
     st.text(ds.describe())
-    browse_area = st.container()
-    inspect_area = st.container()
+    note = st.session_state.get(K_SUBSET_NOTE)
+    if note:
+        st.info(note)
+    with st.container(key="explore_layout"):
+        grid_col, inspect_col = st.columns([3, 2], gap="medium")
+    details_area = st.container()
     table_area = st.container()
-    with inspect_area:
-        _inspect(ds)
-    with browse_area:
+    with inspect_col, st.container(key="explore_inspector"):
+        _inspector(ds)
+    with details_area:
+        _details(ds)
+    with grid_col:
         browser(table_area)
+    scroll = st.session_state.get(K_SCROLL, 0)
+    if scroll:
+        _scroll_script(scroll)

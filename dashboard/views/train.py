@@ -1,248 +1,366 @@
-"""Train: set hyper-parameters, train in the background, watch each epoch, study the result.
+"""Train: set hyper-parameters, start a job in a worker process, watch it, study the saved run.
 
-One :class:`~dashboard.lab.jobs.TrainingJob` per session, kept in
-``st.session_state[K_JOB]``; it runs in its own thread, so the page stays
-responsive and switching pages does not stop it. While it runs, a fragment
-re-draws itself every :data:`REFRESH_SECONDS` from ``job.snapshot()``; when it
-ends, the whole page reruns once to show the results.
+Training runs in a worker process of the job queue (:mod:`dashboard.lab.jobs`),
+not in the server, so the page only reads the job's folder: any session — after
+a reload, in a new tab, after a server restart — lists the running jobs and can
+watch or stop them. The session remembers the job it watches (session state and
+the URL, ``?train_job=``); while it runs, a fragment re-reads it every
+:data:`REFRESH_SECONDS`. The form is generated from the parameter table
+(:data:`dashboard.lab.params.PARAMS`); its preset and fields are kept in session
+state and the URL so they survive page switches and reloads.
 """
 
 from __future__ import annotations
 
+import time
 from collections.abc import Sequence
 
-import numpy as np
 import pandas as pd
 import streamlit as st
 
 from dashboard import shell
-from dashboard.lab import train_figures
-from dashboard.errors import DashboardError
-from dashboard.lab.imageprep import prepare_upload
-from dashboard.lab.jobs import DONE, FAILED, TrainingJob
+from dashboard.errors import DashboardError, ParameterError
+from dashboard.lab import jobs, train_figures
+from dashboard.lab.jobs import JobInfo, JobState
+from dashboard.lab.params import PARAMS, PRESETS, TrainParams, describe_error, fit_preset
 from dashboard.lab.runs import RunStore
-from dashboard.lab.training import (
-    ACTIVATIONS,
-    BASELINES,
-    PRESETS,
-    EpochReport,
-    SOLVERS,
-    TrainParams,
-    estimate_seconds,
-    predict_proba,
-)
+from dashboard.lab.shared import share_splits
+from dashboard.lab.sweep import grid_configs, load_sweeps, parse_grid, random_configs, ranking
+from dashboard.lab.sweep_figures import sweep_figure
+from dashboard.lab.training import EpochReport, estimate_seconds
 
 REFRESH_SECONDS = 1.0
-MAX_CELL_IMAGES = 30
-N_MISTAKES = 16
-IMAGE_WIDTH = 84
+# A worker's start (Python, numpy, scikit-learn imports; mapping the data) on the reference machine,
+# measured by benchmarks/bench_jobs.py; added to the estimate.
+WORKER_START_SECONDS = 3.0
 
 # Session-state keys (the tests drive the widgets by these keys).
-K_JOB = "train_job"
-K_SHOWN = "train_shown"  # set once the page has rerun for the current job's end
+K_JOB = "train_job"  # id of the job this session watches
+K_SHOWN = "train_shown"  # job id whose end has rerun the page once
 K_PRESET, K_FORM = "train_preset", "train_form"
-K_FROM_PRESET = "train_from_preset"  # True while the fields hold a preset's values, not yet submitted
-K_HIDDEN, K_ACTIVATION, K_SOLVER = "train_hidden", "train_activation", "train_solver"
-K_ALPHA, K_LR, K_BATCH = "train_alpha", "train_learning_rate", "train_batch_size"
-K_EPOCHS, K_SIZE, K_VAL, K_SEED = "train_epochs", "train_train_size", "train_val_fraction", "train_seed"
-K_KEEP = "train_keep_best"
-K_AVERAGE = "train_average_last"
+K_SAVED = "train_saved"  # the form's last submitted / preset values: survive the widgets' cleanup
+K_FROM_PRESET = "train_from_preset"  # the fields hold a preset's values, not yet submitted
+K_BEFORE = "train_before"  # the fields' values before the last preset change (see _form)
+K_ADAPTED = "train_adapted"
+K_PENDING = "train_pending"  # field values to put into the widgets before they are drawn
 K_START, K_STOP, K_ERROR = "train_start", "train_stop", "train_error"
-K_NORMALISE, K_TEST_CONF, K_SAMPLE, K_UPLOAD = "train_normalise", "train_test_conf", "train_sample", "train_upload"
+K_ETA = "train_eta"
+K_NORMALISE = "train_normalise"
+K_GRID, K_RANDOM, K_CLUSTER, K_SWEEP_GO = "train_sweep_grid", "train_sweep_random", "train_sweep_cluster", "train_sweep_go"
+K_SWEEP_PICK = "train_sweep_pick"
+KEYS = {spec.name: f"train_{spec.name}" for spec in PARAMS}
+K_HIDDEN, K_EPOCHS, K_SIZE, K_BATCH = KEYS["hidden"], KEYS["epochs"], KEYS["train_size"], KEYS["batch_size"]
+K_LR, K_VAL, K_KEEP, K_AVERAGE, K_MODEL = (KEYS["learning_rate"], KEYS["val_fraction"], KEYS["keep_best"],
+                                          KEYS["average_last"], KEYS["model"])
+Q_PRESET, Q_JOB, Q_FIELD = "train_preset", "train_job", "tp_"
 
-# Form key -> TrainParams field.
-FIELDS = {
-    K_HIDDEN: "hidden", K_ACTIVATION: "activation", K_SOLVER: "solver", K_ALPHA: "alpha",
-    K_LR: "learning_rate", K_BATCH: "batch_size", K_EPOCHS: "epochs", K_SIZE: "train_size",
-    K_VAL: "val_fraction", K_SEED: "seed", K_KEEP: "keep_best", K_AVERAGE: "average_last",
-}
+
+def queue() -> jobs.JobQueue:
+    """The server's job queue (beside the runs folder)."""
+    return jobs.default_queue()
+
+
+# -- the form --------------------------------------------------------------------------
+
+
+def _widget_value(spec, value):
+    """A parameter's value as its widget holds it (text for text fields)."""
+    if spec.kind in ("int", "bool", "choice") or spec.widget == "number":
+        return value
+    return spec.format(value)
+
+
+def _values_of(params: TrainParams) -> dict:
+    return {spec.name: _widget_value(spec, getattr(params, spec.name)) for spec in PARAMS}
+
+
+def _preset_values(name: str, n: int, k: int) -> tuple[dict, list[str]]:
+    fitted, changes = fit_preset(PRESETS[name], n, k)
+    return _values_of(fitted), changes
 
 
 def _apply_preset() -> None:
-    """Copy the chosen preset into the form's widgets (a callback, before they are drawn)."""
-    p = PRESETS[st.session_state[K_PRESET]]
+    """Copy the chosen preset (adapted to the data) into the fields (a callback, before they are drawn)."""
     state = st.session_state
-    state[K_HIDDEN] = ",".join(str(h) for h in p.hidden)
-    state[K_ACTIVATION], state[K_SOLVER] = p.activation, p.solver
-    state[K_ALPHA], state[K_LR] = f"{p.alpha:g}", f"{p.learning_rate:g}"
-    state[K_BATCH], state[K_EPOCHS], state[K_SIZE] = p.batch_size, p.epochs, p.train_size
-    state[K_VAL], state[K_SEED], state[K_KEEP] = p.val_fraction, p.seed, p.keep_best
-    state[K_AVERAGE] = p.average_last
-    state[K_FROM_PRESET] = True
+    n, k = state.get("train_data_size", (0, 0))
+    state[K_BEFORE] = dict(state.get(K_SAVED, {}))
+    values, changes = _preset_values(state[K_PRESET], n, k)
+    for name, value in values.items():
+        state[KEYS[name]] = value
+    state[K_SAVED], state[K_ADAPTED], state[K_FROM_PRESET] = values, changes, True
+    _to_url()
 
 
-def _form(running: bool) -> tuple[TrainParams | None, bool]:
-    """Draw the preset selector and the parameter form.
-
-    The fields sit in an ``st.form``: edits reach the script only with the
-    "Train" button, so a field edited right after a preset change cannot re-send
-    the old values and undo the preset (each widget change used to rerun the
-    page). The preset selector stays outside, since choosing one fills the fields.
-
-    Parameters
-    ----------
-    running : bool
-        Whether the session's job is still training (the button is disabled).
-
-    Returns
-    -------
-    params : TrainParams or None
-        The form's current (last submitted or preset) values, parsed; None if
-        one is invalid (the message is shown).
-    submitted : bool
-        Whether "Train" was clicked in this run.
-    """
+def _to_url() -> None:
+    """The preset and the fields that differ from it, in the URL (a link reproduces the form)."""
     state = st.session_state
-    if K_PRESET not in state:
-        state[K_PRESET] = "default"
-        _apply_preset()
-    if K_AVERAGE not in state:  # a session started before the field existed
-        state[K_AVERAGE] = PRESETS[state[K_PRESET]].average_last
-    st.selectbox("Preset", list(PRESETS), key=K_PRESET, on_change=_apply_preset,
-                 help="quick: seconds. default: a solid MLP. best: the strongest found in ≤ 90 s on 2 cores.")
-    # Enter in a field does not submit: starting a long run is the button's job.
-    with st.form(K_FORM, enter_to_submit=False):
-        _fields()
-        submitted = st.form_submit_button("Train", key=K_START, type="primary", disabled=running)
-    try:
-        return TrainParams.from_strings({field: str(state[key]) for key, field in FIELDS.items()}), submitted
-    except DashboardError as exc:
-        st.error(str(exc))
-        return None, submitted
+    preset = state.get(K_PRESET, "default")
+    n, k = state.get("train_data_size", (0, 0))
+    base, _ = _preset_values(preset, n, k)
+    params = st.query_params
+    params[Q_PRESET] = preset
+    for spec in PARAMS:
+        key = Q_FIELD + spec.name
+        value = state.get(K_SAVED, {}).get(spec.name)
+        if value is not None and value != base.get(spec.name):
+            params[key] = str(value)  # the widget's own text (or number, choice, true/false)
+        elif key in params:
+            del params[key]
+
+
+def _restore(n: int, k: int) -> None:
+    """Fill the fields from session state, else from the URL, else from the default preset."""
+    state = st.session_state
+    state["train_data_size"] = (n, k)
+    if K_SAVED not in state:
+        preset = st.query_params.get(Q_PRESET, "default")
+        preset = preset if preset in PRESETS else "default"
+        values, changes = _preset_values(preset, n, k)
+        for spec in PARAMS:
+            text = st.query_params.get(Q_FIELD + spec.name)
+            if text is not None:
+                try:
+                    values[spec.name] = _widget_value(spec, spec.parse(text))
+                except ParameterError:
+                    pass  # a hand-edited link: keep the preset's value
+        state[K_PRESET], state[K_SAVED], state[K_ADAPTED] = preset, values, changes
+        state[K_FROM_PRESET] = True
+    if K_PRESET not in state:  # the widget's key was cleaned up on another page
+        state[K_PRESET] = state.get("train_preset_kept", "default")
+    for name, value in state.pop(K_PENDING, {}).items():
+        state[KEYS[name]] = value
+    for spec in PARAMS:  # widgets' keys are dropped when another page ran: put them back
+        if KEYS[spec.name] not in state:
+            state[KEYS[spec.name]] = state[K_SAVED][spec.name]
 
 
 def _fields() -> None:
-    """The parameter widgets (inside the form)."""
-    c1, c2, c3 = st.columns(3)
-    c1.text_input("Hidden layer sizes", key=K_HIDDEN, help='Comma-separated, e.g. "256,128"')
-    c1.selectbox("Activation", ACTIVATIONS, key=K_ACTIVATION)
-    c1.selectbox("Solver", SOLVERS, key=K_SOLVER)
-    c2.text_input("Alpha (L2 penalty)", key=K_ALPHA)
-    c2.text_input("Learning rate", key=K_LR)
-    c2.number_input("Batch size", min_value=1, step=50, key=K_BATCH)
-    c3.number_input("Epochs", min_value=1, step=1, key=K_EPOCHS)
-    c3.number_input("Train subset size (0 = all)", min_value=0, step=1000, key=K_SIZE)
-    c3.number_input("Validation fraction", min_value=0.01, max_value=0.5, step=0.05, format="%.2f", key=K_VAL)
-    c1, c2, c3 = st.columns(3)
-    c1.number_input("Seed", min_value=0, step=1, key=K_SEED)
-    c3.number_input("Average the last K epochs (0 = off)", min_value=0, step=1, key=K_AVERAGE,
-                    help="At the end (or on Stop) the model takes the mean of the weights of the last K "
-                         "epochs run, which damps adam's epoch-to-epoch wobble. Overrides keep-best.")
-    c2.checkbox("Keep the best-validation epoch", key=K_KEEP,
-                help="At the end (or on Stop) the model takes the weights of the epoch with the highest "
-                     "validation accuracy, not the last epoch's. The test split plays no part in the choice.")
+    """One widget per row of the parameter table (inside the form)."""
+    cols = st.columns(3)
+    for i, spec in enumerate(PARAMS):
+        col = cols[i % 3]
+        key, help_ = KEYS[spec.name], spec.help
+        if len(spec.models) < 2:
+            help_ += f" ({', '.join(spec.models)} only)"
+        if spec.kind == "choice":
+            col.selectbox(spec.label, spec.choices, key=key, help=help_)
+        elif spec.kind == "bool":
+            col.checkbox(spec.label, key=key, help=help_)
+        elif spec.kind == "int":
+            col.number_input(spec.label, min_value=int(spec.low) if spec.low is not None else None,
+                             max_value=int(spec.high) if spec.high is not None else None, step=1, key=key,
+                             help=help_)
+        elif spec.widget == "number":
+            col.number_input(spec.label, min_value=0.01, max_value=float(spec.high), step=0.05, format="%.2f",
+                             key=key, help=help_)
+        else:
+            col.text_input(spec.label, key=key, help=help_)
 
 
-def _start(params: TrainParams) -> None:
-    train, test = shell.train_test()
+def _form(running: bool) -> tuple[TrainParams | None, bool]:
+    """The preset selector and the parameter form; returns ``(parsed values or None, submitted)``.
+
+    The fields sit in an ``st.form``, so edits reach the script only with Train.
+    The preset race: choosing a preset and pressing Train at once can deliver
+    the form with the fields' values from *before* the preset filled them. When
+    the fields still hold a preset (nothing was submitted since) and the form
+    brings exactly the values from before that preset, the preset is meant.
+    """
+    state = st.session_state
+    st.selectbox("Preset", list(PRESETS), key=K_PRESET, on_change=_apply_preset,
+                 help="quick: seconds. default: a solid MLP. best: the strongest found in ≤ 90 s on 2 cores. "
+                      "linear: the baseline without hidden layers.")
+    state["train_preset_kept"] = state[K_PRESET]
+    if state.get(K_ADAPTED):
+        st.info(f"Preset {state[K_PRESET]} adapted to this dataset: " + "; ".join(state[K_ADAPTED]))
+    with st.form(K_FORM, enter_to_submit=False):
+        _fields()
+        label = "Training… (see below)" if running else "Train"
+        submitted = st.form_submit_button(label, key=K_START, type="primary", disabled=running)
+    values = {spec.name: state[KEYS[spec.name]] for spec in PARAMS}
+    if submitted:
+        if state.get(K_FROM_PRESET) and values == state.get(K_BEFORE) and values != state[K_SAVED]:
+            values = dict(state[K_SAVED])  # the race: train the preset that was chosen
+            state[K_PENDING] = values  # and show its values in the fields on the next run
+        state[K_SAVED], state[K_FROM_PRESET] = dict(values), False
+        _to_url()
     try:
-        job = TrainingJob(params, train, test, RunStore(shell.runs_dir()))
+        return TrainParams.from_strings({k: str(v) for k, v in values.items()}), submitted
+    except ParameterError as exc:
+        st.error(describe_error(exc, "form"))
+        return None, submitted
+
+
+# -- jobs -------------------------------------------------------------------------------
+
+
+def _submit_train(params: TrainParams, train, test) -> str:
+    ref = share_splits(train, test)
+    title = f"{train.name} · {params.model} {'x'.join(map(str, params.hidden)) if params.model == 'mlp' else ''}"
+    return queue().submit("train", {"train": params.to_dict(), "data": ref, "runs_dir": str(shell.runs_dir())},
+                          title=title.strip())
+
+
+def _watch(job_id: str | None) -> None:
+    state = st.session_state
+    if job_id is None:
+        state.pop(K_JOB, None)
+        if Q_JOB in st.query_params:
+            del st.query_params[Q_JOB]
+    else:
+        state[K_JOB] = job_id
+        st.query_params[Q_JOB] = job_id
+    state.pop(K_ETA, None)
+
+
+def _current_job() -> JobInfo | None:
+    state = st.session_state
+    job_id = state.get(K_JOB) or st.query_params.get(Q_JOB)
+    if not job_id:
+        return None
+    try:
+        info = queue().get(job_id)
+    except DashboardError:
+        _watch(None)
+        return None
+    state[K_JOB] = job_id
+    return info
+
+
+def _history(info: JobInfo) -> list[EpochReport]:
+    try:
+        return [EpochReport.from_dict(h) for h in info.data.get("history", [])]
+    except (TypeError, ValueError, KeyError):
+        return []
+
+
+def eta_seconds(info: JobInfo, history: Sequence[EpochReport], now: float, estimate: float | None) -> float | None:
+    """Seconds left: the mean epoch time so far times the epochs left, less the time since the last epoch."""
+    epochs = int(info.data.get("epochs") or 0)
+    if info.finished or not epochs:
+        return None
+    if not history:
+        if estimate is None or info.started is None:
+            return None
+        return max(0.0, estimate - (now - info.started))
+    per_epoch = history[-1].elapsed / len(history)
+    since = now - float(info.data.get("updated_at") or now)
+    return max(0.0, (epochs - len(history)) * per_epoch - since)
+
+
+def _steady_eta(job_id: str, eta: float | None, now: float) -> float | None:
+    """The ETA shown never goes back up: it counts down from the last one shown."""
+    state = st.session_state
+    last = state.get(K_ETA)
+    if eta is None:
+        return None
+    if last and last[0] == job_id:
+        eta = min(eta, max(0.0, last[1] - (now - last[2])))
+    state[K_ETA] = (job_id, eta, now)
+    return eta
+
+
+def _live(job_id: str) -> None:
+    """Progress, curves and validation confusion of the watched job (re-drawn by the fragment)."""
+    try:
+        info = queue().get(job_id)
     except DashboardError as exc:
-        st.session_state[K_ERROR] = str(exc)
+        st.warning(str(exc))
         return
-    st.session_state.pop(K_ERROR, None)
-    st.session_state.pop(K_SHOWN, None)  # the new job's end must rerun the page once
-    st.session_state[K_JOB] = job.start()
-
-
-def _live(job: TrainingJob) -> None:
-    """Progress, curves and validation confusion of the session's job (re-drawn by the fragment)."""
-    snap = job.snapshot()
-    done = snap.epoch / snap.epochs
-    eta = f", about {snap.eta:.0f} s left" if snap.eta is not None else ""
-    st.progress(min(1.0, done), text=f"{snap.state}: epoch {snap.epoch} of {snap.epochs}, "
-                                     f"{snap.elapsed:.0f} s{eta}")
-    if not snap.finished:
-        st.button("Stop after this epoch", key=K_STOP, on_click=job.stop,
-                  disabled=snap.state != "running")
-    if snap.history:
-        h = snap.history
+    now = time.time()
+    history = _history(info)
+    epochs = int(info.data.get("epochs") or 0)
+    elapsed = (info.ended or now) - (info.started or now)
+    eta = _steady_eta(job_id, eta_seconds(info, history, now, st.session_state.get("train_estimate")), now)
+    left = "" if eta is None else (", finishing…" if eta < 1 else f", about {eta:.0f} s left")
+    what = info.message or info.state.value
+    st.progress(min(1.0, info.fraction), text=f"{info.title}: {info.state.value} — {what}, {elapsed:.0f} s{left}")
+    if not info.finished:
+        st.button("Stop after this epoch", key=K_STOP, on_click=queue().stop, args=(job_id,))
+    if history:
         st.plotly_chart(
-            train_figures.training_curves(
-                [r.epoch for r in h], [r.loss for r in h], [r.train_accuracy for r in h],
-                [r.val_accuracy for r in h], total_epochs=snap.epochs,
-            ),
+            train_figures.training_curves([r.epoch for r in history], [r.loss for r in history],
+                                          [r.train_accuracy for r in history], [r.val_accuracy for r in history],
+                                          total_epochs=epochs or None),
             key="train_curves",
         )
-        norm = st.toggle("Row-normalised", key=K_NORMALISE)
-        st.plotly_chart(
-            train_figures.confusion_figure(
-                h[-1].val_confusion, job.train.class_names, normalise=norm,
-                title=f"Validation confusion matrix, epoch {h[-1].epoch}",
-            ),
-            key="train_val_conf",
-        )
-    if snap.finished and not st.session_state.get(K_SHOWN):
-        st.session_state[K_SHOWN] = True
-        st.rerun()  # the whole page, to draw the results below
+        names = shell.train_test()[0].class_names
+        if len(names) == len(history[-1].val_confusion):
+            norm = st.toggle("Row-normalised", key=K_NORMALISE)
+            st.plotly_chart(
+                train_figures.confusion_figure(history[-1].val_confusion, names, normalise=norm,
+                                               title=f"Validation confusion matrix, epoch {history[-1].epoch}"),
+                key="train_val_conf",
+            )
+    if info.finished and st.session_state.get(K_SHOWN) != job_id:
+        st.session_state[K_SHOWN] = job_id
+        st.rerun()  # the whole page: results below, Train enabled again
 
 
-def _images(images: np.ndarray, captions: list[str]) -> None:
-    if len(images):
-        # Captions render markdown and hold class names, which may be a user's.
-        st.image([np.asarray(im) for im in images], caption=[shell.plain(c) for c in captions], width=IMAGE_WIDTH)
-    else:
-        st.caption("No images here.")
+def _jobs_panel(watched: str | None) -> None:
+    """Every job of this server that has not finished, with Watch and Stop; the recent ones to reopen."""
+    try:
+        all_jobs = [j for j in queue().list() if j.kind in ("train", "sweep")]
+    except OSError as exc:
+        st.warning(f"The job list cannot be read: {exc}")
+        return
+    active = [j for j in all_jobs if not j.finished]
+    if active:
+        st.markdown("**Running and queued jobs on this server**")
+    for j in active:
+        c1, c2, c3 = st.columns([6, 1, 1])
+        c1.progress(min(1.0, j.fraction), text=f"{shell.plain(j.title)} ({j.kind}): {j.state.value} — "
+                                               f"{shell.plain(j.message or '')}")
+        if j.kind == "train":
+            c2.button("Watch", key=f"watch_{j.id}", on_click=_watch, args=(j.id,), disabled=j.id == watched)
+        c3.button("Stop", key=f"stop_{j.id}", on_click=queue().stop, args=(j.id,))
+    done = [j for j in all_jobs if j.finished and j.kind == "train"][:10]
+    if done:
+        with st.expander("Recent training jobs"):
+            for j in done:
+                c1, c2 = st.columns([7, 1])
+                acc = (j.result or {}).get("test_accuracy")
+                c1.write(f"{shell.plain(j.title)}: {j.state.value}" + (f", test accuracy {acc:.4f}" if acc else ""))
+                c2.button("Open", key=f"open_{j.id}", on_click=_watch, args=(j.id,), disabled=j.id == watched)
 
 
-def _results(job: TrainingJob) -> None:
-    snap = job.snapshot()
-    metrics, test, run = snap.metrics, job.test, snap.run
-    names = test.class_names
+def _results(info: JobInfo) -> None:
+    """The end of the watched job: the saved run in full, or why there is none."""
+    if info.state is JobState.FAILED:
+        first, _, rest = (info.error or "unknown error").partition("\n")
+        st.error(f"Training failed: {first}")
+        if rest:
+            with st.expander("Details"):
+                st.code(rest)
+        return
+    if info.state is JobState.INTERRUPTED:
+        n = len(info.data.get("history", []))
+        st.warning(f"This job was interrupted after {n} finished epoch(s): its worker process ended "
+                   "(killed, crashed, or the machine restarted). Its curves are kept above; no model was saved.")
+        return
+    result = info.result or {}
+    if result.get("stopped"):
+        st.info(f"Stopped by you after epoch {result.get('epochs_run')}; the model is kept.")
+    if not result.get("run_id"):
+        if result.get("save_error"):
+            st.error(f"Not saved: {result['save_error']}")
+        return
+    try:
+        run = RunStore(shell.runs_dir()).get(result["run_id"])
+    except DashboardError as exc:
+        st.error(f"The run {result['run_id']} cannot be opened: {exc}")
+        return
+    try:
+        from dashboard.views.results import show_run
+    except ImportError:  # the results view arrives from another branch; until then, a summary
+        show_run = None
+    if show_run is not None:
+        show_run(run, key="train_result")
+        return
     st.subheader("Test result")
-    if snap.stopped_early:
-        st.info(f"Stopped by you after epoch {snap.epoch} of {snap.epochs}; the model is kept.")
-    st.caption(kept_text(snap.history, snap.kept_epoch, job.params.keep_best, snap.averaged_epochs))
-    cols = st.columns(1 + len(BASELINES.get(test.name, {})))
-    cols[0].metric("Test accuracy", f"{metrics.accuracy:.4f}")
-    for col, (label, value) in zip(cols[1:], BASELINES.get(test.name, {}).items()):
-        col.metric(label, f"{value:.4f}", delta=f"{metrics.accuracy - value:+.4f} for this run")
-    if run is not None:
-        st.caption(f"Saved as run `{run.run_id}` ({run.info['timing']['total']:.1f} s); see the Runs page.")
-    if snap.save_error:
-        st.error(f"Not saved: {snap.save_error}")
-
-    st.markdown("**Per class**")
-    st.plotly_chart(train_figures.per_class_figure(metrics.precision, metrics.recall, metrics.f1, names),
-                    key="train_per_class")
-    st.dataframe(
-        pd.DataFrame({"class": names, "precision": metrics.precision, "recall": metrics.recall,
-                      "f1": metrics.f1, "support": metrics.support}),
-        hide_index=True,
-    )
-
-    st.markdown("**Test confusion matrix**: click a cell to see its images")
-    event = st.plotly_chart(
-        train_figures.confusion_figure(metrics.confusion, names, normalise=st.session_state.get(K_NORMALISE, False),
-                                       title="Test confusion matrix"),
-        key=K_TEST_CONF, on_select="rerun", selection_mode="points",
-    )
-    cell = train_figures.selected_cell(event.selection.points if event else [])
-    if cell is not None:
-        t, p = cell
-        idx = np.flatnonzero((test.labels == t) & (metrics.predictions == p))
-        st.write(f"True **{shell.plain(names[t])}**, predicted **{shell.plain(names[p])}**: {len(idx)} images"
-                 + (f" (first {MAX_CELL_IMAGES})" if len(idx) > MAX_CELL_IMAGES else ""))
-        idx = idx[:MAX_CELL_IMAGES]
-        _images(test.images[idx], [
-            f"#{i} " + ", ".join(f"{names[k]} {metrics.probabilities[i, k]:.2f}"
-                                for k in np.argsort(metrics.probabilities[i])[::-1][:2])
-            for i in idx
-        ])
-
-    st.markdown("**Most confident mistakes**")
-    wrong = np.flatnonzero(metrics.predictions != test.labels)
-    confidence = metrics.probabilities[wrong, metrics.predictions[wrong]]
-    worst = wrong[np.argsort(confidence)[::-1][:N_MISTAKES]]
-    _images(test.images[worst], [
-        f"#{i} {names[test.labels[i]]}→{names[metrics.predictions[i]]} {metrics.probabilities[i].max():.2f}"
-        for i in worst
-    ])
-
-    st.markdown("**First-layer weights**: what each hidden unit looks for (red +, blue −)")
-    st.plotly_chart(train_figures.weights_figure(job.model.coefs_[0], test.shape), key="train_weights")
-
-    _predict(job)
+    st.metric("Test accuracy", f"{run.test_accuracy:.4f}")
+    st.caption(kept_text(run.history, run.kept_epoch, run.params.keep_best, result.get("averaged_epochs", 0)))
+    st.caption(f"Saved as run `{run.run_id}`; the Runs page shows it in full.")
 
 
 def kept_text(history: Sequence[EpochReport], kept_epoch: int, keep_best: bool, averaged_epochs: int = 0) -> str:
@@ -277,72 +395,98 @@ def kept_text(history: Sequence[EpochReport], kept_epoch: int, keep_best: bool, 
     return f"Kept the last epoch, {kept_epoch} of {len(history)}: validation accuracy {kept:.4f}."
 
 
-def _predict(job: TrainingJob) -> None:
-    test, names = job.test, job.test.class_names
-    st.subheader("Predict")
-    tab_sample, tab_upload = st.tabs(["A test sample", "Your image"])
-    with tab_sample:
-        i = int(st.number_input(f"Sample (0–{len(test) - 1})", min_value=0, max_value=len(test) - 1,
-                                step=1, key=K_SAMPLE))
-        c1, c2 = st.columns([1, 3])
-        c1.image(np.asarray(test.images[i]), caption=f"true: {shell.plain(names[test.labels[i]])}", width=IMAGE_WIDTH * 2)
-        proba = predict_proba(job.model, test.images[i])[0]
-        c2.plotly_chart(train_figures.probability_figure(proba, names, true=int(test.labels[i])),
-                        key="train_sample_proba")
-    with tab_upload:
-        upload = st.file_uploader("A PNG or JPG image", type=["png", "jpg", "jpeg"], key=K_UPLOAD)
-        if upload is not None:
-            try:
-                image = prepare_upload(upload.getvalue(), test.shape)
-            except DashboardError as exc:
-                st.error(str(exc))
-                return
-            c1, c2 = st.columns([1, 3])
-            c1.image(image, caption="as the model sees it", width=IMAGE_WIDTH * 2)
-            proba = predict_proba(job.model, image)[0]
-            c2.plotly_chart(train_figures.probability_figure(proba, names), key="train_upload_proba")
+# -- sweeps -----------------------------------------------------------------------------
+
+
+def _sweep_tab(base: TrainParams | None, train, test) -> None:
+    st.caption("Each configuration is trained as an ordinary run (the Runs page lists it as it finishes); "
+               "parameters not in the grid take the values of the form on the left tab.")
+    st.text_area("Grid: one parameter per line, values separated by commas (layers joined by x)",
+                 value="hidden=100,256x128\nalpha=1e-4,1e-3", key=K_GRID, height=100)
+    c1, c2 = st.columns(2)
+    c1.number_input("Random draws (0 = every combination)", min_value=0, max_value=256, step=1, key=K_RANDOM,
+                    help="Draw this many configurations; a line may then give a range, e.g. alpha=1e-5:1e-2.")
+    c2.text_input("Cluster (blank = this machine)", key=K_CLUSTER,
+                  help="tcp://HOST:8786 for a Dask scheduler, ray or ray://HOST:10001 for Ray.")
+    if st.button("Run sweep", key=K_SWEEP_GO, disabled=base is None):
+        lines = [line.strip() for line in st.session_state[K_GRID].splitlines() if line.strip()]
+        n = int(st.session_state.get(K_RANDOM) or 0)
+        try:
+            grid = parse_grid(lines, ranges=bool(n))
+            configs = random_configs(base, grid, n) if n else grid_configs(base, grid)
+            for c in configs:
+                c.validate(len(train), train.n_classes)
+        except ParameterError as exc:
+            st.error(f"Grid: {describe_error(exc, 'form')}")
+        else:
+            job_id = queue().submit("sweep", {
+                "configs": [c.to_dict() for c in configs], "data": share_splits(train, test),
+                "runs_dir": str(shell.runs_dir()), "cluster": st.session_state.get(K_CLUSTER) or None,
+                "title": " ".join(lines),
+            }, title=f"{train.name} sweep · {len(configs)} configurations")
+            st.success(f"Sweep queued ({len(configs)} configurations): job {job_id}.")
+    sweeps = load_sweeps(shell.runs_dir())
+    if not sweeps:
+        return
+    labels = {s["id"]: f"{s['id']} · {s.get('dataset')} · {len(s['rows'])}/{s.get('total')} · {s.get('state')}"
+              for s in sweeps}
+    pick = st.selectbox("Sweep", list(labels), format_func=labels.get, key=K_SWEEP_PICK)
+    record = next(s for s in sweeps if s["id"] == pick)
+    rows = ranking(record)
+    if rows:
+        st.dataframe(pd.DataFrame(rows), hide_index=True)
+        if record.get("axes"):
+            st.plotly_chart(sweep_figure(rows, record["axes"]), key="train_sweep_fig")
+
+
+# -- the page ---------------------------------------------------------------------------
 
 
 def page() -> None:
     """The Train page."""
     st.title("Train")
     state = st.session_state
-    job: TrainingJob | None = state.get(K_JOB)
-    running = job is not None and not job.snapshot().finished
     try:
-        train, _ = shell.train_test()
+        train, test = shell.train_test()
     except DashboardError as exc:  # e.g. an upload too small to hold out a test split
         st.error(shell.plain(f"This dataset cannot be trained on: {exc}"))
         return
-    st.caption(f"Training on {shell.plain(train.describe())}; the test split is used once, after training.")
-    params, submitted = _form(running)
-    if submitted:
-        state[K_FROM_PRESET] = False
-    if params is not None:
-        try:
-            params.validate(len(train), train.n_classes)
-            est = estimate_seconds(params, len(train), train.n_features, train.n_classes)
-            st.caption(f"Estimated time: about {est:.0f} s (on 2 shared cores; more when the machine is busy).")
-        except DashboardError as exc:
-            if state.get(K_FROM_PRESET):
-                # Nothing was asked yet, and edits in the form are unseen until "Train": a hint, not an error.
-                st.warning(f"The preset does not fit this dataset: {exc}. Change the field, then press Train.")
+    _restore(len(train), train.n_classes)
+    info = _current_job()
+    running = info is not None and not info.finished
+    st.caption(f"Training on {shell.plain(train.describe())}; the test split is used once, after training. "
+               "Jobs run in worker processes: leaving or reloading the page does not stop them.")
+    tab_one, tab_sweep = st.tabs(["One model", "Sweep"])
+    with tab_one:
+        params, submitted = _form(running)
+        if params is not None:
+            try:
+                params.validate(len(train), train.n_classes)
+                est = WORKER_START_SECONDS + estimate_seconds(params, len(train), train.n_features, train.n_classes)
+                state["train_estimate"] = est
+                st.caption(f"Estimated time: about {est:.0f} s (measured on 2 shared cores; more when the "
+                           "machine is busy).")
+            except ParameterError as exc:
+                st.error(describe_error(exc, "form"))
+                params = None
+        if submitted and params is not None and not running:
+            try:
+                _watch(_submit_train(params, train, test))
+                state.pop(K_ERROR, None)
+            except (DashboardError, OSError) as exc:
+                state[K_ERROR] = f"The job could not start: {exc}"
             else:
-                st.error(str(exc))
-            params = None
-    if submitted and params is not None and not running:
-        _start(params)
-        job = state.get(K_JOB)
-        running = job is not None
-    if K_ERROR in state:
-        st.error(state[K_ERROR])
-    if job is None:
-        return
+                st.rerun()  # draw the form again, Train disabled while the job runs
+        if K_ERROR in state:
+            st.error(state[K_ERROR])
+    with tab_sweep:
+        _sweep_tab(params, train, test)
     st.divider()
-    # Poll only while the job runs; a finished job is drawn once.
-    st.fragment(_live, run_every=REFRESH_SECONDS if running else None)(job)
-    snap = job.snapshot()
-    if snap.state == FAILED:
-        st.error(f"Training failed: {snap.error}")
-    elif snap.state == DONE:
-        _results(job)
+    _jobs_panel(info.id if info else None)
+    if info is None:
+        return
+    st.subheader(info.title)
+    st.fragment(_live, run_every=REFRESH_SECONDS if running else None)(info.id)
+    info = queue().get(info.id)
+    if info.finished:
+        _results(info)

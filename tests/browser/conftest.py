@@ -14,8 +14,14 @@ import re
 from pathlib import Path
 
 import pytest
+from playwright.sync_api import expect
 
-from tests.browser.helpers import ARTIFACTS, CHROMIUM_ARGS, VIEWPORT, StreamlitServer, require_chromium
+from tests.browser.helpers import ARTIFACTS, CHROMIUM_ARGS, VIEWPORT, StreamlitServer, offline_noise, require_chromium
+
+
+# The machine running the tests may be busy (CI, other jobs): Streamlit then draws a
+# skeleton for seconds before a widget's code has loaded. Assertions wait for it.
+expect.set_options(timeout=30_000)
 
 
 @pytest.fixture(scope="session")
@@ -59,8 +65,11 @@ def page(browser_context):
     """A new tab: a new Streamlit session. Closed after the test."""
     pg = browser_context.new_page()
     errors: list[str] = []
+    console: list[str] = []
     pg.on("pageerror", lambda exc: errors.append(str(exc)))
+    pg.on("console", lambda msg: console.append(msg.text) if msg.type == "error" and not offline_noise(msg.text) else None)
     pg.js_errors = errors  # type: ignore[attr-defined]
+    pg.console_errors = console  # type: ignore[attr-defined]
     yield pg
     pg.close()
 

@@ -14,9 +14,11 @@ import sys
 import tempfile
 import time
 import urllib.request
+import re
 from pathlib import Path
 
 import pytest
+from playwright.sync_api import expect
 
 ROOT = Path(__file__).resolve().parents[2]
 APP = ROOT / "dashboard" / "app.py"
@@ -27,7 +29,16 @@ CHROMIUM_ARGS = [
     "--disable-component-update", "--disable-sync", "--disable-dev-shm-usage",
 ]
 VIEWPORT = {"width": 1400, "height": 900}
-SHOTS = ROOT / "docs" / "screenshots"  # the README's pictures, re-taken by every e2e run
+# The README's pictures: re-taken into docs/ only when asked (tests never modify tracked
+# files); otherwise into the ignored test-artifacts/ folder, to look at after a run.
+SHOTS = (ROOT / "docs" / "screenshots" if os.environ.get("UPDATE_SCREENSHOTS") == "1"
+         else ARTIFACTS / "screenshots")
+
+
+def offline_noise(text: str) -> bool:
+    """A console error that only says this machine has no internet (Streamlit's fonts and
+    analytics hosts), not a fault of the app."""
+    return "net::ERR_NAME_NOT_RESOLVED" in text or "net::ERR_INTERNET_DISCONNECTED" in text
 
 
 def free_port() -> int:
@@ -145,4 +156,103 @@ def goto_app(page, url: str, path: str = "") -> None:
     page.goto(f"{url}/{path}")
     page.locator('[data-testid="stSidebarNav"]').wait_for(timeout=90_000)
     wait_idle(page, 90_000)
+
+
+
+# --- page helpers shared by the browser tests ---------------------------------------
+
+RANGE = re.compile(r"^showing [\d,]+–[\d,]+ of ")
+MAX_SHOT_BYTES = 1_000_000
+# Streamlit keeps an element of the previous run, marked stale, while it redraws (and may
+# retain a hidden copy): select the current one.
+FRESH = ":not([data-stale=true])"
+
+
+# --- small page helpers ------------------------------------------------------------
+
+
+def range_text(page) -> str:
+    loc = page.get_by_text(RANGE)
+    loc.wait_for()
+    return loc.inner_text()
+
+
+def wait_range(page, pattern: str) -> str:
+    """Until the range text matches ``pattern`` (a regular expression)."""
+    loc = page.get_by_text(RANGE)
+    expect(loc).to_have_text(re.compile(pattern), timeout=30_000)
+    return loc.inner_text()
+
+
+def plot_data(page, key: str) -> list[dict]:
+    """The traces plotly drew for the chart with widget key ``key`` (decoded, as plain JSON)."""
+    page.wait_for_function(
+        "(key) => { const gd = document.querySelector('.st-key-' + key + ':not([data-stale=true]) .js-plotly-plot');"
+        " return gd && gd._fullData && gd._fullData.length > 0; }", arg=key,
+    )
+    return page.evaluate(
+        """(key) => {
+            const gd = document.querySelector('.st-key-' + key + ':not([data-stale=true]) .js-plotly-plot');
+            if (!gd || !gd._fullData) return null;
+            const plain = (v) => v == null ? null
+                : (ArrayBuffer.isView(v) ? Array.from(v)
+                : (Array.isArray(v) ? v.map(plain) : v));
+            return gd._fullData.map(t => ({
+                type: t.type, name: t.name, x: plain(t.x), y: plain(t.y), z: plain(t.z),
+                text: plain(t.text), hovertext: plain(t.hovertext), customdata: plain(t.customdata),
+                source: t.source || null,
+            }));
+        }""",
+        key,
+    )
+
+
+def plot_title(page, key: str) -> str:
+    return page.evaluate(
+        "(key) => { const gd = document.querySelector('.st-key-' + key + ':not([data-stale=true]) .js-plotly-plot');"
+        " const t = gd && gd._fullLayout && gd._fullLayout.title; return t ? String(t.text) : ''; }",
+        key,
+    )
+
+
+def click_plot(page, key: str, fx: float, fy: float) -> None:
+    """Click a chart at fractions (fx, fy) of its plot area, as a person would."""
+    area = page.locator(f".st-key-{key}{FRESH} .js-plotly-plot .nsewdrag").first
+    area.scroll_into_view_if_needed()
+    box = area.bounding_box()
+    x, y = box["x"] + box["width"] * fx, box["y"] + box["height"] * fy
+    page.mouse.move(x, y)  # plotly picks the point under the pointer on hover, then clicks it
+    page.mouse.click(x, y)
+
+
+def choose(page, key: str, option: str) -> None:
+    """Pick ``option`` in the selectbox or multiselect with widget key ``key``."""
+    page.locator(f".st-key-{key}{FRESH} [role=combobox]").click()
+    page.get_by_role("option", name=option, exact=True).click()
+
+
+def set_number(page, key: str, value) -> None:
+    box = page.locator(f".st-key-{key}{FRESH} input")
+    box.fill(str(value))
+    box.press("Enter")
+    expect(box).to_have_value(str(value))
+
+
+def no_exception(page) -> None:
+    expect(page.locator('[data-testid="stException"]')).to_have_count(0)
+    assert not page.js_errors, page.js_errors
+
+
+def shoot(page, name: str, *, top=None) -> None:
+    """Save docs/screenshots/<name>.png (1400x900 viewport), with ``top`` scrolled to the top."""
+    if top is not None:
+        top.evaluate("el => el.scrollIntoView({block: 'start'})")
+    wait_idle(page)
+    page.wait_for_timeout(400)  # plotly's transitions and the status widget's fade-out
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    path = SHOTS / f"{name}.png"
+    page.screenshot(path=str(path))
+    size = path.stat().st_size
+    assert 10_000 < size < MAX_SHOT_BYTES, f"{path}: {size} bytes"
+
 

@@ -1,0 +1,174 @@
+"""Every interactive element of Explore and the sidebar, with real mouse clicks in Chromium.
+
+Thumbnail, heatmap cell, number-grid cell, each paging button, the class filter,
+page size, and the sidebar's dataset, split, value scale and colour scale; then
+how it looks at 1400 and 1024 px: captions fit their thumbnails, no button or
+label is cut, the inspector is in view after a thumbnail click, the page table
+is scrolled to the inspected row.
+"""
+
+from __future__ import annotations
+
+import re
+
+import numpy as np
+import pytest
+from playwright.sync_api import expect
+
+from tests.browser.helpers import (
+    FRESH, choose, click_plot, goto_app, no_exception, plot_data, wait_idle, wait_range,
+)
+
+
+def grid_samples(page) -> list[int]:
+    return [int(v[0] if isinstance(v, list) else v) for v in plot_data(page, "explore_grid")[1]["customdata"]]
+
+
+def wait_grid_starts(page, first: int) -> None:
+    page.wait_for_function(
+        "(want) => { const gd = document.querySelector('.st-key-explore_grid:not([data-stale=true]) .js-plotly-plot');"
+        " return gd && gd._fullData && gd._fullData[1] && Number([].concat(gd._fullData[1].customdata[0])[0]) === want; }",
+        arg=first,
+    )
+
+
+def click_button(page, key: str) -> None:
+    page.locator(f".st-key-{key}{FRESH} button").click()
+
+
+def test_paging_buttons(app_server, page):
+    goto_app(page, app_server.url)
+    wait_range(page, r"^showing 1–48 of 60,000 images · page 1 of 1,250")
+    for key in ("explore_first", "explore_prev"):
+        expect(page.locator(f".st-key-{key}{FRESH} button")).to_be_disabled()
+    click_button(page, "explore_next")
+    wait_range(page, r"^showing 49–96 of 60,000 images · page 2 of")
+    wait_grid_starts(page, 48)
+    click_button(page, "explore_last")
+    wait_range(page, r"^showing 59,953–60,000 of 60,000 images · page 1,250 of 1,250")
+    wait_grid_starts(page, 59_952)
+    for key in ("explore_next", "explore_last"):
+        expect(page.locator(f".st-key-{key}{FRESH} button")).to_be_disabled()
+    click_button(page, "explore_prev")
+    wait_range(page, r"· page 1,249 of 1,250")
+    click_button(page, "explore_first")
+    wait_range(page, r"^showing 1–48 of 60,000 images · page 1 of")
+    wait_grid_starts(page, 0)
+    click_button(page, "explore_random_page")
+    text = wait_range(page, r"· page (?!1 of)[\d,]+ of 1,250")
+    n = int(re.search(r"page ([\d,]+) of", text).group(1).replace(",", ""))
+    wait_grid_starts(page, (n - 1) * 48)
+    assert grid_samples(page) == list(range((n - 1) * 48, n * 48))
+    no_exception(page)
+
+
+def test_filter_and_page_size(app_server, page, mnist_train):
+    goto_app(page, app_server.url)
+    wait_range(page, r"^showing 1–48 of 60,000")
+    choose(page, "explore_classes", "3")
+    choose(page, "explore_classes", "5")
+    page.keyboard.press("Escape")
+    both = np.flatnonzero(np.isin(mnist_train.labels, [3, 5]))
+    wait_range(page, rf"^showing 1–48 of {len(both):,} images of class 3, 5 · page 1 of")
+    wait_grid_starts(page, int(both[0]))
+    assert grid_samples(page) == both[:48].tolist()
+    choose(page, "explore_page_size", "96")
+    wait_range(page, rf"^showing 1–96 of {len(both):,} images of class 3, 5")
+    # Remove one class with its tag's ×, then the rest with the clear button.
+    page.locator(f".st-key-explore_classes{FRESH} button[aria-label='Remove 5']:visible").click()
+    threes = np.flatnonzero(mnist_train.labels == 3)
+    wait_range(page, rf"^showing 1–96 of {len(threes):,} images of class 3 ·")
+    page.locator(f".st-key-explore_classes{FRESH} button[aria-label='Clear all']:visible").click()
+    wait_range(page, r"^showing 1–96 of 60,000 images · page 1 of 625")
+    no_exception(page)
+
+
+def test_thumbnail_heatmap_and_number_grid_clicks(app_server, page, mnist_train):
+    goto_app(page, app_server.url)
+    wait_range(page, r"^showing 1–48 of 60,000")
+    # Thumbnail 13 = row 1, column 5 of 8.
+    click_plot(page, "explore_grid", 5.5 / 8, 1.5 / 6)
+    expect(page.locator(f".st-key-explore_sample{FRESH} input")).to_have_value("13")
+    label = int(mnist_train.labels[13])
+    expect(page.get_by_text(f"sample #13: {label} (label {label})")).to_be_visible()
+    # The inspector is in view after the click, and the outline moved to #13.
+    inspector = page.locator(".st-key-explore_inspector")
+    expect(inspector).to_be_in_viewport()
+    wait_idle(page)
+    # Heatmap cell (row 7, column 20).
+    click_plot(page, "explore_heatmap", 20.5 / 28, 7.5 / 28)
+    expect(page.locator(f".st-key-explore_row{FRESH} input")).to_have_value("7")
+    expect(page.locator(f".st-key-explore_col{FRESH} input")).to_have_value("20")
+    wait_idle(page)
+    # Number-grid cell (row 22, column 3).
+    click_plot(page, "explore_matrix", 3.5 / 28, 22.5 / 28)
+    expect(page.locator(f".st-key-explore_row{FRESH} input")).to_have_value("22")
+    expect(page.locator(f".st-key-explore_col{FRESH} input")).to_have_value("3")
+    value = int(mnist_train.images[13][22, 3])
+    expect(page.get_by_text(f"pixel row 22, column 3 → index 22×28+3 = 619, value {value}")).to_be_visible()
+    no_exception(page)
+
+
+def test_sidebar_controls(app_server, page, mnist_test):
+    goto_app(page, app_server.url)
+    wait_range(page, r"^showing 1–48 of 60,000")
+    page.locator(".st-key-ds_split label", has_text="test").click()
+    wait_range(page, r"^showing 1–48 of 10,000 images")
+    label = int(mnist_test.labels[0])
+    expect(page.get_by_text(f"sample #0: {label} (label {label})")).to_be_visible()
+    page.locator(".st-key-value_scale label", has_text="0–1").click()
+    wait_idle(page)
+    page.wait_for_function(
+        "() => { const gd = document.querySelector('.st-key-explore_heatmap:not([data-stale=true]) .js-plotly-plot');"
+        " return gd && gd._fullData && gd._fullData[0].zmax === 1; }")
+    choose(page, "colorscale", "Hot")
+    wait_idle(page)
+    page.wait_for_function(
+        "() => { const gd = document.querySelector('.st-key-explore_heatmap:not([data-stale=true]) .js-plotly-plot');"
+        " const cs = gd && gd._fullData && gd._fullData[0].colorscale;"
+        " return cs && JSON.stringify(cs).includes('rgb(255,255,255)') && JSON.stringify(cs).includes('rgb(230,0,0)'); }")
+    choose(page, "ds_name", "scikit-learn digits (8x8, built in)")
+    wait_range(page, r"^showing 1–48 of 360 images")
+    no_exception(page)
+
+
+@pytest.mark.parametrize("width, dataset", [(1400, "mnist"), (1024, "mnist"), (1400, "fashion-mnist"),
+                                            (1024, "fashion-mnist")])
+def test_nothing_is_cut(app_server, page, width, dataset):
+    """Captions fit their thumbnails; no button, label or table header is cut with "…"."""
+    page.set_viewport_size({"width": width, "height": 900})
+    goto_app(page, app_server.url, f"?ds={dataset}&page=1250&sample=59999")
+    wait_range(page, r"· page 1,250 of 1,250")
+    page.locator(f".st-key-explore_grid{FRESH} .textpoint text").first.wait_for()
+    wait_idle(page)
+    fit = page.evaluate(
+        """() => { const gd = document.querySelector('.st-key-explore_grid:not([data-stale=true]) .js-plotly-plot');
+             const cols = new Set(Array.from(gd._fullData[1].x)).size;
+             const w = gd.querySelector('.nsewdrag').getBoundingClientRect().width;
+             const texts = [...gd.querySelectorAll('.textpoint text')];
+             return {cell: w / cols, widest: Math.max(...texts.map(t => t.getBoundingClientRect().width)),
+                     sample: texts.map(t => t.textContent).slice(-1)[0]}; }""")
+    assert fit["sample"].startswith("#59999 · "), fit
+    assert fit["widest"] <= fit["cell"] - 2, fit
+    cut = page.evaluate(
+        """() => [...document.querySelectorAll('[data-testid="stMain"] button, [data-testid="stMain"] label,'
+                   + ' [data-testid="stSidebar"] button, [data-testid="stSidebar"] label')]
+             .filter(e => e.offsetParent && e.innerText.trim())
+             .flatMap(e => [...e.querySelectorAll('*'), e])
+             .filter(e => e.children.length === 0 && e.scrollWidth > e.clientWidth + 1
+                          && getComputedStyle(e).textOverflow === 'ellipsis')
+             .map(e => e.innerText)""")
+    assert not cut, cut
+    no_exception(page)
+
+
+def test_table_scrolls_to_the_inspected_row(app_server, page):
+    goto_app(page, app_server.url, "?per=96&sample=60")
+    wait_range(page, r"^showing 1–96 of 60,000")
+    box = page.locator(".st-key-explore_table_box")
+    box.scroll_into_view_if_needed()
+    # Row 60 of 96: its marked cell is drawn, so the grid was scrolled down to it.
+    page.wait_for_function(
+        "() => { const s = document.querySelector('.st-key-explore_table_box .dvn-scroller');"
+        " return s && s.scrollTop > 35 * 40; }", timeout=15_000)
+    no_exception(page)
