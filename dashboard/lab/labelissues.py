@@ -16,13 +16,16 @@ Pure code: no Streamlit. The steps:
 worker process.
 
 Why ``self_confidence`` ranks (and ``prune_by_noise_rate`` flags): measured on
-MNIST train with 1% of the labels flipped at random (seeded), the top 1% of
-samples by each cleanlab score recovers the flipped ones with the precision and
-recall in ``benchmarks/results/label_issues.json``; self-confidence (the
-probability the held-out model gives the *given* label) was at least as good
-as normalized margin and clearly better than confidence-weighted entropy, and
-it is the easiest score to explain on the page ("the model gives this label
-p = 0.02"). See :data:`RANKING_METHODS` and ``benchmarks/bench_label_issues.py``.
+MNIST train with 1% (600) of the labels flipped at random (seed 0), 4-fold MLP
+(256,), 10 epochs, the top 1% (600) of samples by each cleanlab score held
+self-confidence 0.902 precision / 0.902 recall, normalized margin 0.855,
+confidence-weighted entropy 0.820 (top-k, so precision = recall; the real
+MNIST errors in that top 1% count as misses, so these are lower bounds).
+``find_label_issues`` (prune by noise rate) flagged 725 samples: recall 0.898,
+precision 0.743 -- it sets how many suspects the page lists, self-confidence
+orders them. Self-confidence is also the easiest score to explain ("the model
+that never saw this image gives its label p = 0.02"). Figures:
+``benchmarks/bench_label_issues.py`` and ``benchmarks/results/label_issues.json``.
 """
 
 from __future__ import annotations

@@ -389,12 +389,8 @@ def page() -> None:
     """The Review page."""
     st.title("Review label issues")
     _restore_from_url()
-    ds = shell.current_dataset()
-    base = ds
-    if getattr(ds, "base_checksum", ""):  # the sidebar shows dataset + corrections: review the original
-        base = shell.get_split(ds.name, ds.split) if not shell.current_name().startswith(
-            shell.UPLOAD_PREFIX) else ds
-    ds = base
+    # Always the original split: corrections are decisions about it (the sidebar may show it corrected).
+    ds = shell.get_split(shell.current_name(), shell.current_split())
     _reset_if_new(ds)
     if ds.split == "test":
         st.warning(f"Reviewing the **test** split of {shell.plain(ds.name)} ({len(ds):,} samples). The search "
