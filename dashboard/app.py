@@ -15,7 +15,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 import streamlit as st  # noqa: E402
 
 from dashboard import shell  # noqa: E402
-from dashboard.views import datasets, draw, explore, overview, runs, train  # noqa: E402
+from dashboard.views import datasets, draw, explore, overview, review, runs, train  # noqa: E402
 from dashboard.views import map as map_view  # noqa: E402
 
 PAGES = (
@@ -25,6 +25,7 @@ PAGES = (
     (map_view.page, "Map", "map", ":material/scatter_plot:"),
     (train.page, "Train", "train", ":material/model_training:"),
     (runs.page, "Runs", "runs", ":material/history:"),
+    (review.page, "Review labels", "review", ":material/fact_check:"),
     (datasets.page, "Datasets", "datasets", ":material/database:"),
     (draw.page, "Draw", "draw", ":material/draw:"),
 )

@@ -160,6 +160,10 @@ def build_parser() -> argparse.ArgumentParser:
         from dashboard import sweep_cli  # noqa: I001 - the sweep command (issue 10)
 
         sweep_cli.add_parser(sub)
+
+        from dashboard import labelissues_cli
+
+        labelissues_cli.add_parser(sub)
     map_cli.add_parser(sub)
     return parser
 

@@ -244,6 +244,7 @@ def sidebar() -> None:
         getattr(st, kind)(text)
     if not (name in uploads or name == DIGITS_NAME or is_available(name)):
         _fetch_or_fall_back(name)
+    _corrections_toggle()  # issue 12: "dataset + corrections" as a dataset like any other
     st.sidebar.caption(plain(current_dataset().describe()))  # names a user's file
     url_state.write_url("sidebar", url_state.SIDEBAR_KEYS,
                         url_state.encode_sidebar(_sidebar_view(), SCALE_CODES, _DEFAULT_VIEW))
@@ -316,9 +317,45 @@ def get_split(name: str, split: str) -> Dataset:
     return load_shared(name, split)
 
 
+K_CORRECTED = "ds_corrected"
+
+
+def _corrections_toggle() -> None:
+    """A sidebar switch to use the label corrections made on the Review page, when there are any."""
+    from dashboard.data.corrections import corrections_path
+
+    if corrections_path(get_split(current_name(), current_split())).is_file():
+        st.sidebar.toggle("With my label corrections", key=K_CORRECTED,
+                          help="Use this split with the relabels and exclusions saved on the "
+                               "Review labels page (the original files are never changed).")
+
+
+@st.cache_resource(max_entries=4, show_spinner=False)
+def _corrected(_ds: Dataset, checksum: str, version: int, _corr) -> Dataset:
+    from dashboard.data.corrections import apply_corrections
+
+    return apply_corrections(_ds, _corr)
+
+
+def with_corrections(ds: Dataset) -> Dataset:
+    """``ds`` with its saved corrections when the sidebar switch is on, else ``ds``."""
+    if not st.session_state.get(K_CORRECTED):
+        return ds
+    from dashboard.data.corrections import load_corrections
+
+    try:
+        corr = load_corrections(ds)
+    except DataError as exc:
+        st.warning(plain(f"Label corrections not used: {exc}"))
+        return ds
+    if corr is None or not corr.state_id:
+        return ds
+    return _corrected(ds, ds.checksum, corr.version, corr)
+
+
 def current_dataset() -> Dataset:
-    """The dataset and split chosen in the sidebar. Shared: never modify it."""
-    return get_split(current_name(), current_split())
+    """The dataset and split chosen in the sidebar (with corrections if chosen). Shared: never modify it."""
+    return with_corrections(get_split(current_name(), current_split()))
 
 
 def train_test() -> tuple[Dataset, Dataset]:
@@ -329,8 +366,8 @@ def train_test() -> tuple[Dataset, Dataset]:
         cache = st.session_state.setdefault("upload_holdouts", {})
         if name not in cache:
             cache[name] = holdout_split(next(iter(uploads[name].values())))
-        return cache[name]
-    return get_split(name, "train"), get_split(name, "test")
+        return tuple(with_corrections(d) for d in cache[name])
+    return with_corrections(get_split(name, "train")), with_corrections(get_split(name, "test"))
 
 
 def value_scale() -> float:

@@ -9,4 +9,5 @@ KINDS: dict[str, str] = {
     "train": "dashboard.lab.trainjob:run",
     "sweep": "dashboard.lab.sweep:run_job",
     "map": "dashboard.explore.embedding:run",
+    "label_issues": "dashboard.lab.labelissues:run",
 }
