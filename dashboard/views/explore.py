@@ -27,6 +27,7 @@ from dashboard import state as url_state
 from dashboard.data.dataset import Dataset
 from dashboard.explore import browse, figures, frames, thumbnails
 from dashboard.views import model_overlay
+from dashboard.views.similar import show_similar
 
 # Session-state keys (widgets are driven by these keys in the tests too).
 K_DS = "explore_ds"
@@ -515,6 +516,7 @@ def page() -> None:
     with details_area:
         if overlay is not None:
             model_overlay.inspector(ds, overlay, int(st.session_state[K_SAMPLE]))
+        show_similar(ds, int(st.session_state[K_SAMPLE]), key="explore_similar")
         _details(ds)
     with grid_col:
         browser(table_area, overlay)

@@ -9,12 +9,15 @@ from __future__ import annotations
 import numpy as np
 import streamlit as st
 
+from dashboard import shell
 from dashboard.data.dataset import Dataset
 from dashboard.errors import DashboardError
 from dashboard.explore.embedding import MapStore
+from dashboard.state import open_in_explore
 
 
-@st.cache_data(max_entries=4, show_spinner="PCA of every sample (once per dataset)…")
+# cache_resource: one shared read-only array (cache_data would copy 12 MB on every rerun).
+@st.cache_resource(max_entries=4, show_spinner="PCA of every sample (once per dataset)…")
 def _pca50(checksum: str, split: str, _ds: Dataset) -> np.ndarray:
     return MapStore().pca50(_ds)
 
@@ -54,16 +57,10 @@ def show_similar(ds: Dataset, sample: int, *, k: int = 8, key: str = "similar") 
         mark = "" if lab == own else " ≠"
         with cols[j % len(cols)]:
             st.image(ds.images[i], width="stretch", clamp=True,
-                     caption=f"#{i} · {ds.class_names[lab]}{mark} · d={d:.0f}")
+                     caption=shell.plain(f"#{i} · {ds.class_names[lab]}{mark} · d={d:.0f}"))
             if st.button("Inspect", key=f"{key}_{i}", help=f"inspect sample #{i}"):
                 _inspect(i)
 
 
 def _inspect(i: int) -> None:
-    try:
-        from dashboard.state import open_in_explore
-    except ImportError:
-        st.session_state["explore_sample"] = int(i)
-        st.rerun()
-        return
     open_in_explore(sample=int(i))
