@@ -91,7 +91,7 @@ def test_a_model_file_with_untrusted_content_is_refused(tmp_path, trained):
         store.load_model(run.run_id)
     # A trusted sklearn type that is not our model is refused too.
     sio.dump(LogisticRegression(), run.path / MODEL_FILE)
-    with pytest.raises(DataError, match="not an MLPClassifier"):
+    with pytest.raises(DataError, match="not a model this app trains"):
         store.load_model(run.run_id)
 
 
@@ -170,6 +170,8 @@ HOSTILE = {
     "params with bad hidden": ("params", "BAD_HIDDEN"),
     "timing a text": ("timing", "fast"),
     "accuracy a text": ("metrics", "ACC_TEXT"),
+    "corrections a text": ("corrections", "v3"),
+    "corrections without a version": ("corrections", {"state_id": "x", "base_checksum": "y"}),
 }
 
 
@@ -255,3 +257,20 @@ def test_a_linear_run_reopens_with_its_weights_and_unit_view(tmp_path, digits_tr
     assert weights.shape == (64, len(digits_train.class_names))
     view = first_layer_view(model, digits_test.images[0], top=3)
     assert len(view.units) == 3 and view.weights.shape == (3, 8, 8)
+
+
+def test_a_run_records_the_corrections_it_was_trained_with(tmp_path, trained, mnist_train):
+    # Issue 12: runs before and after cleaning are told apart on the Runs page.
+    from dashboard.data.corrections import Corrections, apply_corrections, corrections_record
+    from dashboard.views.runs import runs_frame
+
+    corr = Corrections.for_dataset(mnist_train).relabel([0, 1], 3, mnist_train.labels).exclude([2], mnist_train.labels)
+    record = corrections_record(apply_corrections(mnist_train, corr))
+    store = RunStore(tmp_path)
+    plain, cleaned = _save(store, trained), _save(store, trained, corrections=record)
+    assert "corrections" not in plain.info
+    again = store.get(cleaned.run_id)
+    assert again.info["corrections"] == record and record["version"] == corr.version >= 1
+    frame = runs_frame([store.get(plain.run_id), again]).set_index("run")
+    assert frame.loc[plain.run_id, "corrections"] == "none"
+    assert frame.loc[cleaned.run_id, "corrections"] == f"v{corr.version}"

@@ -177,6 +177,16 @@ def _check_status(v: object, info: dict) -> str | None:
     return None if isinstance(v, str) else "is not a text"
 
 
+def _check_corrections(v: object, info: dict) -> str | None:
+    if not isinstance(v, dict):
+        return "is not an object"
+    if not _is_count(v.get("version")):
+        return "has no version number"
+    if not all(isinstance(v.get(k), str) for k in ("state_id", "base_checksum")):
+        return "lacks its state_id or base_checksum"
+    return None
+
+
 # field -> (required, check). Optional fields may be absent (older runs), never wrong.
 SCHEMA: dict[str, tuple[bool, Check]] = {
     "dataset": (True, _check_str),
@@ -190,6 +200,7 @@ SCHEMA: dict[str, tuple[bool, Check]] = {
     "image_shape": (False, _check_image_shape),
     "timing": (False, _check_timing),
     "status": (False, _check_status),
+    "corrections": (False, _check_corrections),
 }
 
 
@@ -361,6 +372,7 @@ class RunStore:
         status: str = "completed",
         run_id: str | None = None,
         kept_epoch: int | None = None,
+        corrections: Mapping[str, object] | None = None,
     ) -> Run:
         """Write a run atomically and return its record.
 
@@ -372,6 +384,9 @@ class RunStore:
             What the trainer and :func:`dashboard.lab.training.evaluate` produced.
         dataset, dataset_checksum : str
             Name and :attr:`Dataset.checksum` of the training split.
+        corrections : mapping, optional
+            :func:`dashboard.data.corrections.corrections_record` of the training
+            split when it carries label corrections; recorded as ``corrections``.
         class_names : tuple of str
         image_shape : (int, int)
             ``(h, w)`` of the inputs, to draw weights and prepare uploads.
@@ -416,6 +431,8 @@ class RunStore:
                 "metrics": metrics.summary(),
                 "timing": {k: float(v) for k, v in timing.items()},
             }
+            if corrections:  # trained on "dataset + corrections" (dashboard.data.corrections)
+                info["corrections"] = dict(corrections)
             sio.dump(model, tmp / MODEL_FILE)
             np.savez(tmp / TEST_FILE, predictions=metrics.predictions, probabilities=metrics.probabilities)
             _write_json(tmp / RUN_FILE, info)

@@ -107,7 +107,7 @@ class TrainingJob:
     """
 
     def __init__(self, params: TrainParams, train: Dataset, test: Dataset, store: RunStore | None = None,
-                 stop: threading.Event | None = None) -> None:
+                 stop: threading.Event | None = None, corrections: dict | None = None) -> None:
         if train.shape != test.shape or train.class_names != test.class_names:
             raise DashboardError("the train and test splits do not belong to the same dataset")
         # Validate now, in the caller's thread, so bad parameters never start a thread.
@@ -115,6 +115,7 @@ class TrainingJob:
         self.params = self.trainer.params
         self.train, self.test = train, test
         self._store = store
+        self._corrections = corrections  # label corrections the training data carries (issue 12)
         # Anything with set() / is_set(): a thread's event, or a job's stop file (see _StopFlag).
         self._stop = stop if stop is not None else threading.Event()
         self._lock = threading.Lock()
@@ -251,6 +252,7 @@ class TrainingJob:
             timing={"train": train_seconds, "test": metrics.seconds, "total": time.perf_counter() - t0},
             status="stopped" if self.trainer.stopped else "completed",
             kept_epoch=self.trainer.kept_epoch,
+            corrections=self._corrections,
         )
 
 
@@ -296,7 +298,8 @@ def run(params: dict, progress) -> dict:
     """
     train_params = TrainParams.from_dict(params["train"])
     train, test = open_splits(params["data"])
-    job = TrainingJob(train_params, train, test, RunStore(params["runs_dir"]), stop=_StopFlag(progress))
+    job = TrainingJob(train_params, train, test, RunStore(params["runs_dir"]), stop=_StopFlag(progress),
+                      corrections=params.get("corrections"))
     epochs = job.params.epochs
     progress.update(0.0, "preparing the data", progress_payload([], epochs, "preparing"))
 

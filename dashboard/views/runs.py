@@ -58,7 +58,10 @@ def runs_frame(runs: list[Run]) -> pd.DataFrame:
             "name": run.name,
             "run": run.run_id,
             "dataset": run.dataset,
+            # Which label corrections the training data carried (Review labels page), if any.
+            "corrections": f"v{run.info['corrections']['version']}" if run.info.get("corrections") else "none",
             "test accuracy": run.test_accuracy,
+            "model": p.model,
             "hidden": ",".join(map(str, p.hidden)),
             "activation": p.activation,
             "solver": p.solver,

@@ -20,6 +20,7 @@ import pandas as pd
 import streamlit as st
 
 from dashboard import shell
+from dashboard.data.corrections import corrections_record
 from dashboard.errors import DashboardError, ParameterError
 from dashboard.lab import jobs, train_figures
 from dashboard.lab.jobs import JobInfo, JobState
@@ -208,8 +209,9 @@ def _form(running: bool) -> tuple[TrainParams | None, bool]:
 def _submit_train(params: TrainParams, train, test) -> str:
     ref = share_splits(train, test)
     title = f"{train.name} · {params.model} {'x'.join(map(str, params.hidden)) if params.model == 'mlp' else ''}"
-    return queue().submit("train", {"train": params.to_dict(), "data": ref, "runs_dir": str(shell.runs_dir())},
-                          title=title.strip())
+    job = {"train": params.to_dict(), "data": ref, "runs_dir": str(shell.runs_dir()),
+           "corrections": corrections_record(train)}  # the run records what it was trained on
+    return queue().submit("train", job, title=title.strip())
 
 
 def _watch(job_id: str | None) -> None:
