@@ -42,21 +42,23 @@ def test_relabel_exclude_keep_and_shortcut(app_server, page, searched, digits_tr
     expect(page.get_by_text(f"Sample {first} (rank 1 of")).to_be_visible()
 
     # Relabel to the suggestion: a real mouse click on the button.
-    page.locator(f".st-key-rv_accept{FRESH} button").click()
+    # (A button with a keyboard shortcut holds a second button-like element for its key hint.)
+    page.locator(f".st-key-rv_accept{FRESH} button:visible", has_text="Relabel to").click()
     corr = saved(path, lambda c: first in c.relabelled())
     assert corr.relabelled()[first] == int(searched.suggested[0])
     expect(page.get_by_text(f"Sample {second} (rank 2 of")).to_be_visible()
 
-    page.locator(f".st-key-rv_exclude{FRESH} button").click()
+    page.locator(f".st-key-rv_exclude{FRESH} button:visible", has_text="Exclude").click()
     saved(path, lambda c: c.excluded() == [second])
     expect(page.get_by_text(f"Sample {third} (rank 3 of")).to_be_visible()
 
-    page.locator(f".st-key-rv_keep{FRESH} button").click()
+    page.locator(f".st-key-rv_keep{FRESH} button:visible", has_text="Keep label").click()
     saved(path, lambda c: c.kept() == [third])
     expect(page.get_by_text(f"Sample {fourth} (rank 4 of")).to_be_visible()
 
     # Keyboard: X excludes the focused sample, U undoes it.
-    page.locator("body").click(position={"x": 5, "y": 5})
+    # Focus the page, not a widget (a click on the heading), as a user would before typing.
+    page.get_by_role("heading", name="Review label issues").click()
     page.keyboard.press("x")
     saved(path, lambda c: c.excluded() == [second, fourth])
     wait_idle(page)
