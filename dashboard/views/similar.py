@@ -6,27 +6,30 @@ neighbours carry another label, the set itself says it looks like that class.
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import streamlit as st
 
 from dashboard import shell
 from dashboard.data.dataset import Dataset
 from dashboard.errors import DashboardError
-from dashboard.explore.embedding import MapStore
+from dashboard.explore.embedding import MapStore, maps_dir
 from dashboard.state import open_in_explore
 
 
 # cache_resource: one shared read-only array (cache_data would copy 12 MB on every rerun).
 @st.cache_resource(max_entries=4, show_spinner="PCA of every sample (once per dataset)…")
-def _pca50(checksum: str, split: str, _ds: Dataset) -> np.ndarray:
-    return MapStore().pca50(_ds)
+def _pca50(checksum: str, split: str, maps_root: str, _ds: Dataset) -> np.ndarray:
+    # maps_root in the key: a changed cache folder (DASHBOARD_CACHE_DIR) gets its own disk copy.
+    return MapStore(Path(maps_root)).pca50(_ds)
 
 
 def neighbours(ds: Dataset, sample: int, k: int = 8) -> tuple[np.ndarray, np.ndarray]:
     """``(indices, distances)`` of the ``k`` nearest neighbours of ``sample`` (PCA-50, cached)."""
     from dashboard.explore.embedding import nearest_neighbours
 
-    return nearest_neighbours(_pca50(ds.checksum, ds.split, ds), int(sample), k)
+    return nearest_neighbours(_pca50(ds.checksum, ds.split, str(maps_dir()), ds), int(sample), k)
 
 
 def show_similar(ds: Dataset, sample: int, *, k: int = 8, key: str = "similar") -> None:
