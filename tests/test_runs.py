@@ -172,6 +172,7 @@ HOSTILE = {
     "accuracy a text": ("metrics", "ACC_TEXT"),
     "corrections a text": ("corrections", "v3"),
     "corrections without a version": ("corrections", {"state_id": "x", "base_checksum": "y"}),
+    "test_corrections a list": ("test_corrections", [1]),
 }
 
 
@@ -267,10 +268,11 @@ def test_a_run_records_the_corrections_it_was_trained_with(tmp_path, trained, mn
     corr = Corrections.for_dataset(mnist_train).relabel([0, 1], 3, mnist_train.labels).exclude([2], mnist_train.labels)
     record = corrections_record(apply_corrections(mnist_train, corr))
     store = RunStore(tmp_path)
-    plain, cleaned = _save(store, trained), _save(store, trained, corrections=record)
+    plain, cleaned = _save(store, trained), _save(store, trained, corrections=record, test_corrections=record)
     assert "corrections" not in plain.info
     again = store.get(cleaned.run_id)
     assert again.info["corrections"] == record and record["version"] == corr.version >= 1
     frame = runs_frame([store.get(plain.run_id), again]).set_index("run")
     assert frame.loc[plain.run_id, "corrections"] == "none"
-    assert frame.loc[cleaned.run_id, "corrections"] == f"v{corr.version}"
+    assert frame.loc[cleaned.run_id, "corrections"] == f"train v{corr.version} · test v{corr.version}"
+    assert again.info["test_corrections"] == record

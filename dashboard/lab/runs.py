@@ -201,6 +201,7 @@ SCHEMA: dict[str, tuple[bool, Check]] = {
     "timing": (False, _check_timing),
     "status": (False, _check_status),
     "corrections": (False, _check_corrections),
+    "test_corrections": (False, _check_corrections),
 }
 
 
@@ -373,6 +374,7 @@ class RunStore:
         run_id: str | None = None,
         kept_epoch: int | None = None,
         corrections: Mapping[str, object] | None = None,
+        test_corrections: Mapping[str, object] | None = None,
     ) -> Run:
         """Write a run atomically and return its record.
 
@@ -387,6 +389,8 @@ class RunStore:
         corrections : mapping, optional
             :func:`dashboard.data.corrections.corrections_record` of the training
             split when it carries label corrections; recorded as ``corrections``.
+        test_corrections : mapping, optional
+            The same for the test split the metrics were computed on.
         class_names : tuple of str
         image_shape : (int, int)
             ``(h, w)`` of the inputs, to draw weights and prepare uploads.
@@ -433,6 +437,8 @@ class RunStore:
             }
             if corrections:  # trained on "dataset + corrections" (dashboard.data.corrections)
                 info["corrections"] = dict(corrections)
+            if test_corrections:  # scored on a corrected test split: another "test accuracy"
+                info["test_corrections"] = dict(test_corrections)
             sio.dump(model, tmp / MODEL_FILE)
             np.savez(tmp / TEST_FILE, predictions=metrics.predictions, probabilities=metrics.probabilities)
             _write_json(tmp / RUN_FILE, info)

@@ -107,7 +107,8 @@ class TrainingJob:
     """
 
     def __init__(self, params: TrainParams, train: Dataset, test: Dataset, store: RunStore | None = None,
-                 stop: threading.Event | None = None, corrections: dict | None = None) -> None:
+                 stop: threading.Event | None = None, corrections: dict | None = None,
+                 test_corrections: dict | None = None) -> None:
         if train.shape != test.shape or train.class_names != test.class_names:
             raise DashboardError("the train and test splits do not belong to the same dataset")
         # Validate now, in the caller's thread, so bad parameters never start a thread.
@@ -116,6 +117,7 @@ class TrainingJob:
         self.train, self.test = train, test
         self._store = store
         self._corrections = corrections  # label corrections the training data carries (issue 12)
+        self._test_corrections = test_corrections  # ... and the test split: they change what test accuracy means
         # Anything with set() / is_set(): a thread's event, or a job's stop file (see _StopFlag).
         self._stop = stop if stop is not None else threading.Event()
         self._lock = threading.Lock()
@@ -253,6 +255,7 @@ class TrainingJob:
             status="stopped" if self.trainer.stopped else "completed",
             kept_epoch=self.trainer.kept_epoch,
             corrections=self._corrections,
+            test_corrections=self._test_corrections,
         )
 
 
@@ -299,7 +302,7 @@ def run(params: dict, progress) -> dict:
     train_params = TrainParams.from_dict(params["train"])
     train, test = open_splits(params["data"])
     job = TrainingJob(train_params, train, test, RunStore(params["runs_dir"]), stop=_StopFlag(progress),
-                      corrections=params.get("corrections"))
+                      corrections=params.get("corrections"), test_corrections=params.get("test_corrections"))
     epochs = job.params.epochs
     progress.update(0.0, "preparing the data", progress_payload([], epochs, "preparing"))
 

@@ -38,6 +38,13 @@ URL_RUNS = "runs"  # ?runs=id1,id2: the chosen runs, so a reload or a link shows
 MAX_DIFF_IMAGES = 30
 
 
+def corrections_text(info: dict) -> str:
+    """Which label corrections a run's train and test splits carried: "none", "train v2 · test v1"."""
+    parts = [f"{split} v{info[key]['version']}" for split, key in (("train", "corrections"), ("test", "test_corrections"))
+             if info.get(key)]
+    return " · ".join(parts) or "none"
+
+
 def runs_frame(runs: list[Run]) -> pd.DataFrame:
     """One row per run: dataset, parameters, test accuracy, time and date.
 
@@ -59,7 +66,7 @@ def runs_frame(runs: list[Run]) -> pd.DataFrame:
             "run": run.run_id,
             "dataset": run.dataset,
             # Which label corrections the training data carried (Review labels page), if any.
-            "corrections": f"v{run.info['corrections']['version']}" if run.info.get("corrections") else "none",
+            "corrections": corrections_text(run.info),
             "test accuracy": run.test_accuracy,
             "model": p.model,
             "hidden": ",".join(map(str, p.hidden)),

@@ -210,7 +210,8 @@ def _submit_train(params: TrainParams, train, test) -> str:
     ref = share_splits(train, test)
     title = f"{train.name} · {params.model} {'x'.join(map(str, params.hidden)) if params.model == 'mlp' else ''}"
     job = {"train": params.to_dict(), "data": ref, "runs_dir": str(shell.runs_dir()),
-           "corrections": corrections_record(train)}  # the run records what it was trained on
+           # The run records what it was trained and scored on.
+           "corrections": corrections_record(train), "test_corrections": corrections_record(test)}
     return queue().submit("train", job, title=title.strip())
 
 
