@@ -15,6 +15,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 import streamlit as st  # noqa: E402
 
 from dashboard import shell  # noqa: E402
+from dashboard import state as url_state  # noqa: E402
 from dashboard.views import datasets, draw, explore, overview, review, runs, train  # noqa: E402
 from dashboard.views import map as map_view  # noqa: E402
 
@@ -33,20 +34,48 @@ PAGES = (
 
 def main(start: str | None = None) -> None:
     """Draw the app; ``start`` (a url path) makes another page the default, for tests."""
+    from streamlit.runtime.scriptrunner import get_script_run_ctx
+
+    if get_script_run_ctx(suppress_warning=True) is None:
+        # Not a Streamlit run: e.g. a worker process that multiprocessing's spawn started by
+        # re-running the parent's main script (an AppTest script, in the tests). Draw nothing.
+        return
     st.set_page_config(page_title="MNIST explorer", layout="wide")
     start = start or PAGES[0][2]
-    nav = st.navigation([
+    pages = [
         # Each page guarded: an error is a message, and the sidebar and other pages still work.
         st.Page(shell.guarded(view, f"The {title} page"), title=title, url_path=path, icon=icon,
                 default=path == start)
         for view, title, path, icon in PAGES
-    ])
+    ]
+    # Our own page list (see nav_links): Streamlit's drops the URL on a switch.
+    nav = st.navigation(pages, position="hidden")
+    links = st.sidebar.container(key="app_nav")
+    url_state.begin_run(nav.url_path)
     try:
-        shell.sidebar()
-    except Exception as exc:  # noqa: BLE001 - the page below still renders
-        with st.sidebar:
-            shell.show_failure(exc, "The sidebar")
-    nav.run()
+        try:
+            shell.sidebar()
+        except Exception as exc:  # noqa: BLE001 - the page below still renders
+            with st.sidebar:
+                shell.show_failure(exc, "The sidebar")
+        nav.run()
+    finally:  # after the page, so the links carry what it wrote (also after st.stop)
+        nav_links(links, pages, nav)
+
+
+def nav_links(box, pages: list, current) -> None:
+    """The page list, each link carrying the URL its page showed last (and the sidebar's now).
+
+    Streamlit's own list opens a page with an empty URL; the page then writes its
+    state back, a second history entry, and Back landed on it (issue 9).
+    """
+    url_state.remember_page_url()
+    now = st.query_params.to_dict()
+    known = st.session_state.get(url_state.K_PAGE_URLS, {})
+    for pg in pages:
+        same = pg.url_path == current.url_path
+        box.page_link(pg, label=pg.title, icon=pg.icon,
+                      query_params=None if same else url_state.link_params(known.get(pg.url_path), now))
 
 
 if __name__ == "__main__":  # streamlit run executes this file as __main__

@@ -14,7 +14,6 @@ import json
 import sys
 import time
 
-from dashboard.errors import DashboardError
 from dashboard.lab import labelissues as li
 
 

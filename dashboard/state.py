@@ -355,6 +355,74 @@ def url_news(scope: str, keys: Sequence[str]) -> dict[str, str] | None:
     return None if now == written else now
 
 
+K_PAGE = "url_page"  # url path of the page the current full run draws
+K_PAGE_URLS = "url_of_page"  # {url path: query parameters that page last showed}
+
+
+def begin_run(page: str) -> None:
+    """Call at the start of every full script run, before any page code, with its url path."""
+    _state()[K_PAGE] = page
+
+
+def remember_page_url() -> None:
+    """Record the URL the current page shows now (its sidebar link carries it back later)."""
+    import streamlit as st
+
+    state = _state()
+    if state.get(K_PAGE) is not None:
+        state.setdefault(K_PAGE_URLS, {})[state[K_PAGE]] = st.query_params.to_dict()
+
+
+def link_params(recorded: Mapping[str, str] | None, current: Mapping[str, str],
+                sidebar_keys: Sequence[str] = SIDEBAR_KEYS) -> dict[str, str]:
+    """The query parameters a link to another page carries.
+
+    That page's own parameters as it last showed them (``recorded``), with the
+    sidebar's as they are now (``current``). A page switch that lands on the
+    whole URL at once is one history entry: a page that had to write its URL
+    after arriving made a second one, and Back from it stayed on the same page
+    or landed on the page before with half its parameters (issue 9).
+
+    Parameters
+    ----------
+    recorded : mapping or None
+        The target page's query parameters when it was last drawn (None: never).
+    current : mapping
+        The query parameters of the page drawn now.
+    sidebar_keys : sequence of str
+        The keys every page shares (dataset, split, scale, colours).
+
+    Returns
+    -------
+    dict
+        Query parameters for ``st.page_link``.
+    """
+    out = {k: str(v) for k, v in (recorded or {}).items() if k not in sidebar_keys}
+    out.update({k: str(current[k]) for k in sidebar_keys if k in current})
+    return out
+
+
+def put_url(values: Mapping[str, str | None]) -> None:
+    """Set (or, for None or "", remove) query parameters, in one message: one history entry.
+
+    Every page writes the URL through this (or :func:`write_url`): each
+    separate assignment to ``st.query_params`` is a separate Back step.
+    Nothing is sent when the URL already says so.
+    """
+    import streamlit as st
+
+    current = st.query_params.to_dict()
+    wanted = dict(current)
+    for key, value in values.items():
+        if value is None or value == "":
+            wanted.pop(key, None)
+        else:
+            wanted[key] = str(value)
+    if wanted != current:
+        st.query_params.from_dict(wanted)
+        remember_page_url()  # a fragment's run does not reach the end of the page
+
+
 def write_url(scope: str, keys: Sequence[str], values: Mapping[str, str]) -> None:
     """Put ``values`` (for the ``keys`` this scope owns) in the URL, in one history entry.
 
@@ -368,6 +436,7 @@ def write_url(scope: str, keys: Sequence[str], values: Mapping[str, str]) -> Non
     wanted = merged_params(current, keys, values)
     if wanted != current:
         st.query_params.from_dict(wanted)  # one message, so one Back step
+        remember_page_url()  # a fragment's run does not reach the end of the page
 
 
 def remember_subset(indices: np.ndarray, label: str) -> str:

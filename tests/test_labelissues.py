@@ -9,7 +9,6 @@ import numpy as np
 import pytest
 
 from dashboard.data import corrections as cr
-from dashboard.data.dataset import Dataset
 from dashboard.errors import ParameterError
 from dashboard.lab import labelissues as li
 

@@ -113,3 +113,15 @@ def test_parse_int():
     assert s.parse_int(True, 0, 20) is None
     assert s.parse_int(None, 0, 20) is None
     assert s.parse_int("21", 0, 20) is None
+
+
+def test_link_params_carry_the_target_pages_own_state_and_the_sidebar_of_now():
+    from dashboard.state import link_params
+
+    explore_then = {"classes": "7", "page": "5", "ds": "mnist", "cmap": "Viridis"}
+    now = {"ds": "fashion", "scale": "1", "train_preset": "quick"}
+    # Explore's own keys as it left them; the sidebar's as they are now (cmap went back to default).
+    assert link_params(explore_then, now) == {"classes": "7", "page": "5", "ds": "fashion", "scale": "1"}
+    # A page never drawn: the sidebar's alone; the current page's own keys never leak across.
+    assert link_params(None, now) == {"ds": "fashion", "scale": "1"}
+    assert link_params({}, {}) == {}

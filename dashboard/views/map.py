@@ -30,6 +30,7 @@ import plotly.graph_objects as go
 import streamlit as st
 
 from dashboard import shell
+from dashboard import state as url_state
 from dashboard.data.dataset import Dataset
 from dashboard.errors import DashboardError
 from dashboard.explore import embedding
@@ -285,10 +286,7 @@ def _write_selection(indices: np.ndarray) -> None:
     except ImportError:
         return
     text = encode_indices(indices) if indices.size else ""
-    if text and len(text) <= MAX_URL_CHARS:
-        st.query_params[URL_SEL] = text
-    elif URL_SEL in st.query_params:
-        del st.query_params[URL_SEL]
+    url_state.put_url({URL_SEL: text if len(text) <= MAX_URL_CHARS else None})
 
 
 def _open(**kwargs) -> None:
@@ -341,7 +339,7 @@ def page() -> None:
     top = st.columns([2, 2, 3])
     method = top[0].radio("Method", embedding.METHODS, key=K_METHOD, horizontal=True,
                           format_func=METHOD_TITLES.get)
-    st.query_params[URL_METHOD] = method
+    url_state.put_url({URL_METHOD: None if method == "pca" else method})  # defaults stay out
     runs = _runs_for(ds)
     run_id = top[1].selectbox("Colour by a run's predictions", [None, *runs], key=K_RUN,
                               format_func=lambda r: "none (labels)" if r is None else runs.get(r, r))

@@ -17,6 +17,7 @@ import numpy as np
 import streamlit as st
 
 from dashboard import shell
+from dashboard import state as url_state
 from dashboard.data import corrections as cr
 from dashboard.data.dataset import Dataset
 from dashboard.errors import DashboardError
@@ -115,7 +116,7 @@ def _restore_from_url() -> None:
 
 
 def _write_url() -> None:
-    state, qp = st.session_state, st.query_params
+    state = st.session_state
     values = {
         K_GIVEN: ",".join(map(str, state.get(K_GIVEN) or [])),
         K_SUGG: ",".join(map(str, state.get(K_SUGG) or [])),
@@ -123,12 +124,7 @@ def _write_url() -> None:
         K_PAGE: str(state.get(K_PAGE) or 0) if state.get(K_PAGE) else "",
         K_ALL: "1" if state.get(K_ALL) else "",
     }
-    for key, value in values.items():
-        if value:
-            if qp.get(key) != value:
-                qp[key] = value
-        elif key in qp:
-            del qp[key]
+    url_state.put_url(values)  # one message: one Back step
 
 
 def _reset_if_new(ds: Dataset) -> None:

@@ -18,6 +18,7 @@ import pandas as pd
 import streamlit as st
 
 from dashboard import shell
+from dashboard import state as url_state
 from dashboard.errors import DashboardError
 from dashboard.lab import train_figures
 from dashboard.lab.results import cell_change, differing_params
@@ -285,12 +286,7 @@ def _choose(runs: list[Run], frame: pd.DataFrame) -> list[Run]:
     rows = _rows_of(event) or []
     chosen = [ids[r] for r in rows if 0 <= r < len(ids)]
     state[K_CHOSEN], state[K_SHOWN] = chosen, ids
-    url = ",".join(chosen)
-    if st.query_params.get(URL_RUNS, "") != url:
-        if url:
-            st.query_params[URL_RUNS] = url
-        else:
-            st.query_params.pop(URL_RUNS, None)
+    url_state.put_url({URL_RUNS: ",".join(chosen)})
     by_id = dict(zip(ids, runs))
     return [by_id[i] for i in chosen]
 

@@ -20,6 +20,7 @@ import pandas as pd
 import streamlit as st
 
 from dashboard import shell
+from dashboard import state as url_state
 from dashboard.data.corrections import corrections_record
 from dashboard.errors import DashboardError, ParameterError
 from dashboard.lab import jobs, train_figures
@@ -109,15 +110,14 @@ def _to_url() -> None:
     preset = state.get(K_PRESET, "default")
     n, k = state.get("train_data_size", (0, 0))
     base, _ = _preset_values(preset, n, k)
-    params = st.query_params
-    params[Q_PRESET] = preset
+    # Defaults stay out of the URL: a first visit then writes nothing (no extra Back step).
+    values: dict[str, str | None] = {Q_PRESET: None if preset == "default" else preset}
     for spec in PARAMS:
-        key = Q_FIELD + spec.name
         value = state.get(K_SAVED, {}).get(spec.name)
-        if value is not None and value != base.get(spec.name):
-            params[key] = str(value)  # the widget's own text (or number, choice, true/false)
-        elif key in params:
-            del params[key]
+        # the widget's own text (or number, choice, true/false), when it differs from the preset
+        changed = value is not None and value != base.get(spec.name)
+        values[Q_FIELD + spec.name] = str(value) if changed else None
+    url_state.put_url(values)  # one message: one Back step
 
 
 def _restore(n: int, k: int) -> None:
@@ -219,11 +219,10 @@ def _watch(job_id: str | None) -> None:
     state = st.session_state
     if job_id is None:
         state.pop(K_JOB, None)
-        if Q_JOB in st.query_params:
-            del st.query_params[Q_JOB]
+        url_state.put_url({Q_JOB: None})
     else:
         state[K_JOB] = job_id
-        st.query_params[Q_JOB] = job_id
+        url_state.put_url({Q_JOB: job_id})
     state.pop(K_ETA, None)
 
 

@@ -154,7 +154,7 @@ def wait_idle(page, timeout: float = 60_000) -> None:
 def goto_app(page, url: str, path: str = "") -> None:
     """Open a page of the app and wait until its script has run."""
     page.goto(f"{url}/{path}")
-    page.locator('[data-testid="stSidebarNav"]').wait_for(timeout=90_000)
+    page.locator('.st-key-app_nav').wait_for(timeout=90_000)
     wait_idle(page, 90_000)
 
 

@@ -41,7 +41,7 @@ MARK_JS = """() => {
   const add = (el, kind) => {
       const shown = el.getClientRects().length > 0 && getComputedStyle(el).visibility !== 'hidden';
       if (seen.has(el) || !shown || el.closest('[data-stale="true"]')) return;
-      if (el.closest('[data-testid="stSidebarNav"]')) return;
+      if (el.closest('.st-key-app_nav')) return;
       seen.add(el);
       const text = (el.innerText || el.getAttribute('aria-label') || '').trim().slice(0, 60);
       const disabled = el.disabled || el.getAttribute('aria-disabled') === 'true'
@@ -135,7 +135,7 @@ def crawl(page, url: str, path: str, *, with_upload: bool) -> list[str]:
     if with_upload:
         upload(page)
         if path:
-            page.locator('[data-testid="stSidebarNav"] a', has_text=dict((p, t) for _, t, p, _ in PAGES)[path]).click()
+            page.locator('.st-key-app_nav a', has_text=dict((p, t) for _, t, p, _ in PAGES)[path]).click()
             wait_idle(page)
     log: list[str] = []
     done: set[tuple] = set()

@@ -200,8 +200,8 @@ def test_train_stop_then_runs_page(app_server, page):
 
     # Reload: a new session; the run is on the Runs page.
     page.reload()
-    page.locator('[data-testid="stSidebarNav"]').wait_for()
-    page.locator('[data-testid="stSidebarNav"] a', has_text="Runs").click()
+    page.locator('.st-key-app_nav').wait_for()
+    page.locator('.st-key-app_nav a', has_text="Runs").click()
     expect(page.get_by_role("heading", name="Runs")).to_be_visible()
     table = page.locator('[data-testid="stDataFrame"]')
     expect(table).to_contain_text(run_id, timeout=30_000)

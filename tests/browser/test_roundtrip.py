@@ -17,7 +17,7 @@ from tests.browser.helpers import (
     FRESH, choose, click_plot, goto_app, no_exception, plot_data, wait_idle, wait_range,
 )
 
-NAV = '[data-testid="stSidebarNav"] a'
+NAV = '.st-key-app_nav a'
 
 
 def go(page, title: str) -> None:
@@ -114,7 +114,7 @@ def test_issue_9_round_trip(app_server, page, mnist_train):
     other = page.context.new_page()
     try:
         other.goto(link)
-        other.locator('[data-testid="stSidebarNav"]').wait_for()
+        other.locator('.st-key-app_nav').wait_for()
         wait_idle(other)
         assert_view(other, sevens)
         expect(other.locator('[data-testid="stException"]')).to_have_count(0)
@@ -126,4 +126,34 @@ def test_hostile_link_opens_quietly(app_server, page):
     goto_app(page, app_server.url, "?page=-5&sample=abc&classes=99&px=1,2,3&per=7&sel=zz&ds=../x")
     wait_range(page, r"^showing 1–48 of 60,000 images · page 1 of 1,250")
     expect(page.locator(f".st-key-explore_sample{FRESH} input")).to_have_value("0")
+    no_exception(page)
+
+
+PAGE_TITLES = ("Dataset overview", "Map", "Train", "Runs", "Review labels", "Datasets", "Draw")
+
+
+def test_sidebar_switch_is_one_back_step(app_server, page):
+    """Each page of the sidebar adds one history entry, so Back returns to the view left.
+
+    The page a switch opens must not write its URL in the switch's own run: that
+    write was a second entry, and Back from Train then stayed on Train (or landed
+    on Explore with half its parameters), depending on which message the browser
+    handled first (a CI failure under load).
+    """
+    goto_app(page, app_server.url, "?classes=3&page=2&sample=7&scale=1&cmap=Viridis")
+    wait_range(page, r"^showing 49–96 of [\d,]+ images of class 3 · page 2 of ")
+    explore_url = page.url
+    # One entry more than Explore's; after Back, the next switch replaces the forward entry.
+    entries = page.evaluate("history.length") + 1
+    for title in PAGE_TITLES:
+        go(page, title)
+        page.wait_for_timeout(500)  # a late URL write would land in here
+        wait_idle(page)
+        assert page.evaluate("history.length") == entries, title
+        assert "cmap=Viridis" in page.url and "scale=1" in page.url, (title, page.url)
+        page.go_back()
+        wait_idle(page)
+        assert page.url == explore_url, (title, page.url)
+        wait_range(page, r"^showing 49–96 of [\d,]+ images of class 3 · page 2 of ")
+        expect(page.locator(f".st-key-explore_sample{FRESH} input")).to_have_value("7")
     no_exception(page)

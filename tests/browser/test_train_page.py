@@ -57,9 +57,9 @@ def test_reload_shows_the_running_job_and_the_form_and_stop_works(app_server, pa
     expect(page.locator(f".st-key-train_start{FRESH} button")).to_be_disabled()
 
     # A page switch and back: the fields are kept.
-    page.locator('[data-testid="stSidebarNav"] a', has_text="Explore").click()
+    page.locator('.st-key-app_nav a', has_text="Explore").click()
     wait_idle(page)
-    page.locator('[data-testid="stSidebarNav"] a', has_text="Train").click()
+    page.locator('.st-key-app_nav a', has_text="Train").click()
     wait_idle(page)
     expect(page.locator(f".st-key-train_epochs{FRESH} input")).to_have_value("1000")
     expect(page.locator(f".st-key-train_hidden{FRESH} input")).to_have_value("64")
