@@ -71,6 +71,25 @@ def test_umap_computes_caches_and_reloads_identically(small, tmp_path):
     assert MapStore(tmp_path).cached(small, "umap", {"n_epochs": 101}) is None
 
 
+def test_exact_neighbours_match_scikit_learn_and_put_each_point_first(small):
+    from sklearn.neighbors import NearestNeighbors
+
+    Z = embedding.pca_reduce(small.flat())
+    Z[1] = Z[0]  # a duplicate: each of the two still lists itself first
+    seen: list[float] = []
+    idx, dist = embedding.exact_neighbours(Z, 15, seen.append, chunk=700)
+    assert idx.shape == dist.shape == (N, 15)
+    assert (idx[:, 0] == np.arange(N)).all() and (dist[:, 0] < 1e-2).all()
+    d_ref, i_ref = NearestNeighbors(n_neighbors=15, algorithm="brute").fit(Z).kneighbors(Z)
+    np.testing.assert_allclose(dist, d_ref, rtol=1e-3, atol=1e-2)
+    # Ties aside, the same neighbours (as sets, per row).
+    same = np.mean([len(set(a) & set(b)) / 15 for a, b in zip(idx, i_ref)])
+    assert same > 0.99, same
+    assert seen == sorted(seen) and seen[-1] == 1.0 and len(seen) == -(-N // 700)
+    with pytest.raises(embedding.MapStopped):
+        embedding.exact_neighbours(Z, 15, should_stop=lambda: True)
+
+
 def test_tsne_small_map_separates_classes(small, tmp_path):
     res = MapStore(tmp_path).compute(small, "tsne", {"n_iter": 250})
     assert res.points.shape == (N, 2)

@@ -42,11 +42,13 @@ METHODS = ("pca", "umap", "tsne")
 METHOD_TITLES = {"pca": "PCA", "umap": "UMAP", "tsne": "t-SNE"}
 PCA_DIMS = 50
 CACHE_VERSION = 1
-# Default parameters of each method. UMAP: 200 epochs is umap-learn's own default for
-# large sets; we name it so that the cache key is explicit.
+# Default parameters of each method (named, so that the cache key is explicit). UMAP:
+# 100 epochs, not umap-learn's 200 for large sets: on MNIST train the 2-D kNN accuracy
+# is the same (0.970 vs 0.972) and it is 10 s faster. seed -1 = unseeded: a seed makes
+# umap-learn single-threaded, and a map is computed once and cached anyway.
 DEFAULTS: dict[str, dict[str, Any]] = {
     "pca": {},
-    "umap": {"n_neighbors": 15, "min_dist": 0.1, "n_epochs": 200, "seed": 0},
+    "umap": {"n_neighbors": 15, "min_dist": 0.1, "n_epochs": 100, "seed": -1},
     "tsne": {"perplexity": 30.0, "n_iter": 500, "seed": 0},
 }
 
@@ -201,29 +203,84 @@ def umap_2d(Z: np.ndarray, params: Mapping[str, Any], progress: ProgressFn = _no
     -------
     ndarray of float32, shape (n, 2)
     """
+    import warnings
+
     import umap
 
     n = Z.shape[0]
     n_neighbors = int(min(params["n_neighbors"], n - 1))
+    seed = int(params["seed"])
 
     def epochs(done: int, total: int) -> None:
         if should_stop():
             raise MapStopped("stopped")
         progress(0.3 + 0.65 * done / total, f"UMAP: epoch {done}/{total}")
 
-    progress(0.05, "UMAP: nearest neighbours")
-    # A seed makes umap-learn single-threaded; the map is cached, so it is computed once.
+    knn = exact_neighbours(Z, n_neighbors, lambda f: progress(0.05 + 0.2 * f, "UMAP: nearest neighbours"),
+                           should_stop)
+    progress(0.27, "UMAP: fuzzy graph and spectral layout")
     reducer = umap.UMAP(
         n_neighbors=n_neighbors, min_dist=float(params["min_dist"]), n_epochs=int(params["n_epochs"]),
-        random_state=int(params["seed"]), n_components=2, low_memory=True,
+        random_state=None if seed < 0 else seed, n_jobs=-1 if seed < 0 else 1,
+        n_components=2, precomputed_knn=(*knn, None),
         tqdm_kwds={"disable": False, "file": _TqdmStream(epochs), "mininterval": 0.25,
                    "ascii": True, "ncols": 80},
     )
-    import warnings
-
     with warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # "n_jobs overridden to 1 by setting random_state"
+        # "transforms of new data won't be possible" (we never transform), "n_jobs overridden"
+        warnings.simplefilter("ignore")
         return _normalise(reducer.fit_transform(Z))
+
+
+def exact_neighbours(Z: np.ndarray, k: int, progress: Callable[[float], None] = lambda f: None,
+                     should_stop: Callable[[], bool] = lambda: False,
+                     chunk: int = 6000) -> tuple[np.ndarray, np.ndarray]:
+    """The ``k`` nearest rows of ``Z`` to each row (itself first), exactly, in chunks.
+
+    For UMAP's neighbour graph: on 60,000 x 50 points scikit-learn's brute-force search
+    on two cores takes about 13 s, faster than pynndescent's approximate one (about 43 s
+    here), and exact neighbours cost the map nothing. Chunks give progress and a way out.
+
+    Parameters
+    ----------
+    Z : ndarray of float32, shape (n, d)
+    k : int
+        Neighbours per row, the row itself included (UMAP's convention).
+    progress : callable
+        ``progress(fraction)`` after each chunk.
+    should_stop : callable
+        Polled after each chunk; True raises :class:`MapStopped`.
+    chunk : int
+        Query rows per call (scikit-learn bounds the memory of each by its working_memory).
+
+    Returns
+    -------
+    indices : ndarray of int64, shape (n, k)
+    distances : ndarray of float32, shape (n, k)
+        Euclidean distances, ascending along each row.
+    """
+    from sklearn.neighbors import NearestNeighbors
+
+    Z = np.ascontiguousarray(Z, dtype=np.float32)
+    n = Z.shape[0]
+    k = int(min(k, n))
+    nn = NearestNeighbors(n_neighbors=k, algorithm="brute", n_jobs=-1).fit(Z)
+    indices = np.empty((n, k), dtype=np.int64)
+    distances = np.empty((n, k), dtype=np.float32)
+    for start in range(0, n, chunk):
+        stop = min(start + chunk, n)
+        dist, idx = nn.kneighbors(Z[start:stop])
+        indices[start:stop], distances[start:stop] = idx, dist
+        if should_stop():
+            raise MapStopped("stopped")
+        progress(stop / n)
+    # A duplicate image can come before the row itself (both at distance 0): put it first.
+    rows = np.flatnonzero(indices[:, 0] != np.arange(n))
+    for r in rows:
+        rest = [j for j in indices[r] if j != r][: k - 1]
+        indices[r] = [r, *rest]
+        distances[r] = [0.0, *np.linalg.norm(Z[rest] - Z[r], axis=1)]
+    return indices, distances
 
 
 def tsne_2d(Z: np.ndarray, params: Mapping[str, Any], progress: ProgressFn = _noop,
