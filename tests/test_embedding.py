@@ -168,3 +168,19 @@ def test_job_kind_runs_reports_progress_and_stops(small, tmp_path):
     # Data that changed since the page showed them is refused.
     with pytest.raises(MapError, match="differs"):
         embedding.run({**params, "checksum": "f" * 64}, RecordingProgress(tmp_path))
+
+
+def test_large_images_are_averaged_in_blocks_before_pca(tmp_path):
+    # 1000x1000 images: PCA of a million columns held 1.3 GB for 60 of them (issue 14's budget).
+    assert embedding.pca_block(28, 28) == 1 and embedding.pca_block(1000, 1000) == 16
+    x = np.arange(2 * 5 * 7, dtype=np.uint8).reshape(2, 5, 7)
+    m = embedding.block_means(x, 2, max_chunk_bytes=1)  # one image per chunk
+    assert m.shape == (2, 3 * 4) and m.dtype == np.float32
+    assert m[0, 0] == x[0, :2, :2].mean() and m[1, 0] == x[1, :2, :2].mean()
+    assert m[0, 3] == np.mean([x[0, 0, 6], x[0, 0, 6], x[0, 1, 6], x[0, 1, 6]])  # edge repeated
+    rng = np.random.default_rng(0)
+    big = Dataset(rng.integers(0, 256, (30, 300, 200), dtype=np.uint8), np.arange(30) % 3,
+                  ("a", "b", "c"), "big", "train", "test")
+    Z = MapStore(tmp_path).pca50(big)
+    assert Z.shape[0] == 30 and 2 <= Z.shape[1] < 30 and np.isfinite(Z).all()
+    np.testing.assert_array_equal(MapStore(tmp_path).pca50(big), Z)  # cached under its own key
