@@ -18,8 +18,6 @@ from pathlib import Path
 
 from dashboard.errors import DashboardError, ParameterError
 from dashboard.lab.params import PRESETS, describe_error
-from dashboard.lab.runs import RunStore, default_runs_dir
-from dashboard.lab.sweep import grid_configs, parse_grid, random_configs, ranking, run_sweep
 from dashboard.train_cli import add_param_flags, load_splits, params_from_args
 
 
@@ -48,6 +46,10 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
 
 def run(args: argparse.Namespace) -> int:
     """Run the ``sweep`` sub-command; returns 0 (user errors raise :class:`DashboardError`)."""
+    # Imported here: scikit-learn and skops would cost every other command 2.5 s and 220 MB.
+    from dashboard.lab.runs import RunStore, default_runs_dir
+    from dashboard.lab.sweep import grid_configs, parse_grid, random_configs, ranking, run_sweep
+
     base = params_from_args(args, PRESETS[args.preset])
     try:
         grid = parse_grid(args.grid, ranges=bool(args.random))

@@ -17,8 +17,6 @@ from pathlib import Path
 from dashboard.data.dataset import Dataset
 from dashboard.errors import DashboardError, DataError, ParameterError
 from dashboard.lab.params import PARAMS, PRESETS, TrainParams, describe_error, fit_preset
-from dashboard.lab.runs import RunStore, default_runs_dir
-from dashboard.lab.trainjob import DONE, TrainingJob
 
 
 def add_param_flags(p: argparse.ArgumentParser) -> None:
@@ -115,6 +113,10 @@ def run(args: argparse.Namespace) -> int:
     if changes and not explicit & set(_changed_fields(params, fitted)):
         params = fitted
         print(f"preset {args.preset} adapted to {train.name}: " + "; ".join(changes), file=sys.stderr)
+    # Imported here: scikit-learn and skops cost every other command 2.5 s and 220 MB.
+    from dashboard.lab.runs import RunStore, default_runs_dir
+    from dashboard.lab.trainjob import DONE, TrainingJob
+
     store = RunStore(args.runs_dir or default_runs_dir())
     try:
         job = TrainingJob(params, train, test, store)
