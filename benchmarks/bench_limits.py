@@ -98,7 +98,7 @@ def run_uploads(server: StreamlitServer) -> list[dict]:
             seconds = time.perf_counter() - t0
             if "overview" in case:  # and open the Dataset overview of it
                 t1 = time.perf_counter()
-                page.locator('[data-testid="stSidebarNav"] a').filter(has_text="Dataset overview").click()
+                page.locator('.st-key-app_nav a').filter(has_text="Dataset overview").click()
                 page.get_by_role("heading", name="Dataset overview").wait_for(timeout=120_000)
                 wait_idle(page, 120_000)
                 seconds_overview = time.perf_counter() - t1

@@ -98,9 +98,21 @@ def browser(results: dict, cache: Path) -> None:
                 if label == "first_open":
                     page.close()
             wait_idle(page)
+            # Opening the Map page from another page of the app (Streamlit itself already
+            # loaded, as a user mostly opens it): the sidebar link, until 60,000 points drawn.
+            page.locator(".st-key-app_nav a", has_text="Explore").click()
+            page.get_by_text(re.compile(r"^showing [\d,]+–[\d,]+ of ")).wait_for(timeout=120_000)
+            wait_idle(page)
+            t = time.perf_counter()
+            page.locator(".st-key-app_nav a", has_text="Map").click()
+            page.wait_for_function(f"() => ({drawn_js})('map_chart_pca_0') >= 60000", timeout=120_000)
+            results["pca_visible_page_switch_seconds"] = round(time.perf_counter() - t, 2)
+            print(f"PCA map visible after switching to the Map page: "
+                  f"{results['pca_visible_page_switch_seconds']:.2f} s", flush=True)
+            wait_idle(page)
             # A cached UMAP map (computed above): switch the method.
             t = time.perf_counter()
-            page.get_by_text("UMAP", exact=True).click()
+            page.locator(".st-key-map_method label", has_text="UMAP").first.click()  # the Method radio
             page.wait_for_function(f"() => ({drawn_js})('map_chart_umap_0') >= 60000", timeout=60_000)
             results["umap_cached_visible_seconds"] = round(time.perf_counter() - t, 2)
             print(f"cached UMAP map visible after choosing it: {results['umap_cached_visible_seconds']:.2f} s",
@@ -128,7 +140,7 @@ def browser(results: dict, cache: Path) -> None:
                               "median_frame_ms": round(gaps[len(gaps) // 2], 1) if gaps else None,
                               "p95_frame_ms": round(gaps[int(len(gaps) * 0.95)], 1) if gaps else None}
             print(f"pan 60,000 points: {results['pan']}", flush=True)
-            page.locator(f".st-key-{key}:not([data-stale=true]) .modebar-btn[data-val='home']").first.click()
+            page.locator(f".st-key-{key}:not([data-stale=true]) .modebar-btn[data-val='reset']").first.click()  # plotly's Reset axes
             wait_idle(page)
             # Box select -> selection panel -> Explore grid.
             page.locator(f".st-key-{key}:not([data-stale=true]) .modebar-btn[data-val='select']").first.click()
