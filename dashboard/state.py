@@ -428,15 +428,9 @@ def write_url(scope: str, keys: Sequence[str], values: Mapping[str, str]) -> Non
 
     Nothing is sent when the URL already says so; other scopes' keys are kept.
     """
-    import streamlit as st
-
     values = {k: str(v) for k, v in values.items() if k in keys}
     _state().setdefault(K_WRITTEN, {})[scope] = dict(values)
-    current = st.query_params.to_dict()
-    wanted = merged_params(current, keys, values)
-    if wanted != current:
-        st.query_params.from_dict(wanted)  # one message, so one Back step
-        remember_page_url()  # a fragment's run does not reach the end of the page
+    put_url({k: values.get(k) for k in keys})  # this scope's keys absent from values: removed
 
 
 def remember_subset(indices: np.ndarray, label: str) -> str:

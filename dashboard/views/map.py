@@ -271,21 +271,13 @@ def _url_selection(ds: Dataset) -> None:
     sel = st.session_state.get(K_SEL)
     if not text or (sel and sel["ds"] == ds.checksum):
         return
-    try:
-        from dashboard.state import decode_indices
-    except ImportError:
-        return
-    found = decode_indices(text, len(ds))
+    found = url_state.decode_indices(text, len(ds))
     if found is not None:
         st.session_state[K_SEL] = {"ds": ds.checksum, "indices": found}
 
 
 def _write_selection(indices: np.ndarray) -> None:
-    try:
-        from dashboard.state import encode_indices
-    except ImportError:
-        return
-    text = encode_indices(indices) if indices.size else ""
+    text = url_state.encode_indices(indices) if indices.size else ""
     url_state.put_url({URL_SEL: text if len(text) <= MAX_URL_CHARS else None})
 
 

@@ -135,10 +135,10 @@ PAGE_TITLES = ("Dataset overview", "Map", "Train", "Runs", "Review labels", "Dat
 def test_sidebar_switch_is_one_back_step(app_server, page):
     """Each page of the sidebar adds one history entry, so Back returns to the view left.
 
-    The page a switch opens must not write its URL in the switch's own run: that
-    write was a second entry, and Back from Train then stayed on Train (or landed
-    on Explore with half its parameters), depending on which message the browser
-    handled first (a CI failure under load).
+    Streamlit's own page list opened a page with an empty URL and the page wrote
+    its state back: a second entry, and Back from Train then stayed on Train (or
+    landed on Explore with half its parameters), depending on which message the
+    browser handled first (a CI failure under load). Our links carry the URL.
     """
     goto_app(page, app_server.url, "?classes=3&page=2&sample=7&scale=1&cmap=Viridis")
     wait_range(page, r"^showing 49–96 of [\d,]+ images of class 3 · page 2 of ")
