@@ -127,3 +127,25 @@ def test_a_page_of_large_images_is_shrunk_to_thumbnail_size():
     fig = grid_figure(images, np.arange(24) % 2, ("a", "b"), np.arange(24))
     assert len(fig.to_json()) < 2_000_000  # a few hundred KB of PNG, not 24 megapixels
     assert list(fig.data[1].customdata) == list(range(24))
+
+
+def _decode(uri: str) -> np.ndarray:
+    assert uri.startswith("data:image/png;base64,")
+    return np.asarray(Image.open(io.BytesIO(base64.b64decode(uri.split(",", 1)[1]))))
+
+
+def test_picture_uri_upscales_small_images_by_whole_pixels(ds):
+    image = ds.images[7]
+    h, w = image.shape
+    picture = _decode(thumbnails.picture_uri(image, 84))
+    s = 84 // max(h, w)  # 28 -> x3, 8 -> x10
+    assert picture.shape == (h * s, w * s)
+    assert np.array_equal(picture[::s, ::s], image)  # nearest neighbour: every pixel kept exactly
+
+
+def test_picture_uri_reduces_a_large_image_to_its_display_size():
+    image = np.random.default_rng(3).integers(0, 256, (1000, 700), dtype=np.uint8)
+    uri = thumbnails.picture_uri(image, 140)
+    picture = _decode(uri)
+    assert max(picture.shape) <= 140 and max(picture.shape) > 100
+    assert len(uri) < 40_000  # a thumbnail's bytes, not a megapixel's

@@ -165,6 +165,31 @@ def png_data_uri(image: np.ndarray) -> str:
     return "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode("ascii")
 
 
+def picture_uri(image: np.ndarray, px: int = TARGET_TILE_PX) -> str:
+    """One grey uint8 image as a crisp PNG data URI about ``px`` pixels a side.
+
+    Small images are upscaled by an integer factor (nearest neighbour: the browser
+    would blur them), large ones reduced by block means. A data URI travels inside
+    the page message, so it cannot 404 the way a media-file URL does when a rerun
+    drops the file before the browser fetched it.
+
+    Parameters
+    ----------
+    image : ndarray of uint8, shape (h, w)
+    px : int
+        Wanted longest side, in pixels.
+
+    Returns
+    -------
+    str
+        ``data:image/png;base64,...``
+    """
+    image = np.asarray(image, dtype=np.uint8)
+    small = shrink_tiles(image[None], max(1, int(px)))
+    scale = max(1, int(px) // max(small.shape[1:]))
+    return png_data_uri(np.ascontiguousarray(upscale(small, scale)[0]))
+
+
 def tiles_figure(
     images: np.ndarray,
     captions: Sequence[str],

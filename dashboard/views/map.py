@@ -35,7 +35,7 @@ from dashboard.data.dataset import Dataset
 from dashboard.errors import DashboardError
 from dashboard.explore import embedding
 from dashboard.explore.embedding import METHOD_TITLES, MapStore
-from dashboard.explore.thumbnails import plotly_plain
+from dashboard.explore.thumbnails import picture_uri, plotly_plain
 
 K_METHOD = "map_method"
 K_COLOUR = "map_colour"
@@ -407,7 +407,7 @@ def _point_panel(ds: Dataset, preds: np.ndarray | None) -> None:
     text = f"#{i} · label {label}"
     if preds is not None:
         text += f" · predicted {ds.class_names[int(preds[i])]}"
-    st.image(ds.images[i], caption=text, width=140, clamp=True)
+    st.image(picture_uri(ds.images[i], 140), caption=shell.plain(text), width=140)
     if st.button("Inspect in Explore", key="map_inspect"):
         _open(sample=int(i))
 

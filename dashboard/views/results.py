@@ -25,6 +25,7 @@ from dashboard import shell
 from dashboard.data.catalog import dataset_names
 from dashboard.data.dataset import Dataset
 from dashboard.errors import DashboardError, DataError
+from dashboard.explore.thumbnails import picture_uri
 from dashboard.lab import train_figures
 from dashboard.lab.imageprep import prepare_upload
 from dashboard.lab.models import first_layer
@@ -224,7 +225,7 @@ def _per_class(run: Run, key: str) -> None:
 def _images(images: np.ndarray, captions: list[str]) -> None:
     if len(images):
         # Captions render markdown and hold class names, which may be a user's.
-        st.image([np.asarray(im) for im in images], caption=[shell.plain(c) for c in captions], width=IMAGE_WIDTH)
+        st.image([picture_uri(im, IMAGE_WIDTH) for im in images], caption=[shell.plain(c) for c in captions], width=IMAGE_WIDTH)
     else:
         st.caption("No images here.")
 
@@ -297,7 +298,7 @@ def _predict(run: Run, key: str, test: Dataset | None, outputs: RunOutputs | Non
             i = int(st.number_input(f"Sample (0–{len(test) - 1})", min_value=0, max_value=len(test) - 1,
                                     step=1, key=f"{key}_sample"))
             c1, c2 = st.columns([1, 3])
-            c1.image(np.asarray(test.images[i]), caption=f"#{i} true: {shell.plain(names[test.labels[i]])}",
+            c1.image(picture_uri(test.images[i], IMAGE_WIDTH * 2), caption=f"#{i} true: {shell.plain(names[test.labels[i]])}",
                      width=IMAGE_WIDTH * 2)
             # The saved probabilities: computed once for the whole test split.
             c2.plotly_chart(train_figures.probability_figure(outputs.probabilities[i], names,

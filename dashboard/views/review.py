@@ -21,7 +21,7 @@ from dashboard import state as url_state
 from dashboard.data import corrections as cr
 from dashboard.data.dataset import Dataset
 from dashboard.errors import DashboardError
-from dashboard.explore.thumbnails import upscale
+from dashboard.explore.thumbnails import picture_uri
 from dashboard.lab import labelissues as li
 
 JOB_KIND = "label_issues"
@@ -201,10 +201,6 @@ def _submit(ds: Dataset) -> None:
 
 # --------------------------------------------------------------------------- drawing
 
-def _big(image: np.ndarray, px: int) -> np.ndarray:
-    return upscale(image[None], max(1, px // max(image.shape)))[0]
-
-
 def _status(state: dict[int, cr.Action], index: int, names: tuple[str, ...]) -> str:
     a = state.get(index)
     if a is None:
@@ -259,7 +255,7 @@ def _focus_panel(ds: Dataset, s: li.Suspects, pos: int, order: np.ndarray,
     st.session_state["rv_next"] = None if nxt is None else int(s.indices[nxt])
     left, right = st.columns([1, 2])
     with left:
-        st.image(_big(ds.images[index], 196), caption=f"sample {index}", width=196)
+        st.image(picture_uri(ds.images[index], 196), caption=f"sample {index}", width=196)
     with right:
         st.markdown(f"**Sample {index}** (rank {pos + 1} of {len(s)}) · given **{shell.plain(names[given])}**"
                     f" · suggested **{shell.plain(names[sugg])}** (p = {conf:.3f}) · "
@@ -314,7 +310,7 @@ def _neighbours(ds: Dataset, index: int) -> None:
         nn = [int(i) for i in np.asarray(nn).ravel() if int(i) != index][:8]
         cols = st.columns(8)
         for col, i in zip(cols, nn):
-            col.image(_big(ds.images[i], 84), caption=f"{i}: {ds.class_names[int(ds.labels[i])]}", width=84)
+            col.image(picture_uri(ds.images[i], 84), caption=shell.plain(f"{i}: {ds.class_names[int(ds.labels[i])]}"), width=84)
 
 
 def _grid(ds: Dataset, s: li.Suspects, order: np.ndarray, state: dict[int, cr.Action]) -> list[int]:
@@ -333,7 +329,7 @@ def _grid(ds: Dataset, s: li.Suspects, order: np.ndarray, state: dict[int, cr.Ac
             g, sg = int(s.given[pos]), int(s.suggested[pos])
             with col:
                 mark = "▶ " if i == focus else ""
-                st.image(_big(ds.images[i], 84), width=84)
+                st.image(picture_uri(ds.images[i], 84), width=84)
                 st.caption(f"{mark}#{pos + 1} · {shell.plain(names[g])} → {shell.plain(names[sg])} "
                            f"· {float(s.proba[pos, sg]):.2f}")
                 status = _status(state, i, names)

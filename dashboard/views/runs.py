@@ -20,6 +20,7 @@ import streamlit as st
 from dashboard import shell
 from dashboard import state as url_state
 from dashboard.errors import DashboardError
+from dashboard.explore.thumbnails import picture_uri
 from dashboard.lab import train_figures
 from dashboard.lab.results import cell_change, differing_params
 from dashboard.lab.runs import Run, RunListing, RunStore
@@ -207,7 +208,8 @@ def _cell_change(old: Run, new: Run, cell: tuple[int, int]) -> None:
             st.markdown(f"**{title}** ({len(idx)}{more})")
             idx = idx[:MAX_DIFF_IMAGES]
             if len(idx):
-                st.image([np.asarray(test.images[i]) for i in idx], width=results.IMAGE_WIDTH, caption=[
+                st.image([picture_uri(test.images[i], results.IMAGE_WIDTH) for i in idx],
+                         width=results.IMAGE_WIDTH, caption=[
                     shell.plain(f"#{i} {names[test.labels[i]]}: old {names[a.predictions[i]]}, "
                                 f"new {names[b.predictions[i]]} {b.probabilities[i, b.predictions[i]]:.2f}")
                     for i in idx])

@@ -15,6 +15,7 @@ from dashboard import shell
 from dashboard.data.dataset import Dataset
 from dashboard.errors import DashboardError
 from dashboard.explore.embedding import MapStore, maps_dir
+from dashboard.explore.thumbnails import picture_uri
 from dashboard.state import open_in_explore
 
 
@@ -59,7 +60,7 @@ def show_similar(ds: Dataset, sample: int, *, k: int = 8, key: str = "similar") 
         lab = int(ds.labels[i])
         mark = "" if lab == own else " ≠"
         with cols[j % len(cols)]:
-            st.image(ds.images[i], width="stretch", clamp=True,
+            st.image(picture_uri(ds.images[i], 112), width="stretch",
                      caption=shell.plain(f"#{i} · {ds.class_names[lab]}{mark} · d={d:.0f}"))
             if st.button("Inspect", key=f"{key}_{i}", help=f"inspect sample #{i}"):
                 _inspect(i)
