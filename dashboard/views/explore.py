@@ -46,6 +46,7 @@ K_APP_RERUN = "explore_app_rerun"
 K_NOTE = "explore_note"
 K_SUBSET_NOTE = "explore_subset_note"
 K_SCROLL = "explore_scroll"  # a counter: bumped when the inspector should come into view
+K_INSPECT_FIRST = "explore_inspect_first"  # this run answers a new sample or pixel: draw the inspector first
 DEFAULT_PAGE_SIZE = browse.PAGE_SIZES[1]
 SCOPE = "explore"
 
@@ -223,6 +224,7 @@ def _on_sample() -> None:
     else:
         state[K_PAGE] = page
         state.pop(K_NOTE, None)
+    state[K_INSPECT_FIRST] = True
 
 
 def _on_grid_click() -> None:
@@ -233,6 +235,7 @@ def _on_grid_click() -> None:
         st.session_state[K_SCROLL] = st.session_state.get(K_SCROLL, 0) + 1
         # The click reran only the fragment; the inspect views need the whole page.
         st.session_state[K_APP_RERUN] = True
+        st.session_state[K_INSPECT_FIRST] = True
 
 
 def _on_pixel_click(chart_key: str) -> None:
@@ -240,6 +243,7 @@ def _on_pixel_click(chart_key: str) -> None:
     pixel = figures.clicked_pixel(st.session_state[chart_key].selection, ds.shape)
     if pixel is not None:
         st.session_state[K_ROW], st.session_state[K_COL] = pixel
+        st.session_state[K_INSPECT_FIRST] = True
 
 
 # --- the browser fragment ------------------------------------------------------------
@@ -468,9 +472,11 @@ def _inspector(ds: Dataset) -> None:
         f"pixel row {r}, column {col} → index {r}×{w}+{col} = {k}, value {value:g}"
     )
     st.markdown("**As a picture** (click a cell to follow that pixel)")
+    heat = figures.heatmap_figure(image, value_scale=scale, colorscale=shell.colorscale(), pixel=(r, col),
+                                  size_px=420)
+    heat.update_layout(meta={"sample": sample})  # names what it shows (browser tests, benchmarks)
     st.plotly_chart(
-        figures.heatmap_figure(image, value_scale=scale, colorscale=shell.colorscale(), pixel=(r, col),
-                               size_px=420),
+        heat,
         key=K_HEATMAP, on_select=partial(_on_pixel_click, K_HEATMAP), selection_mode="points",
         config={"displayModeBar": False},
     )
@@ -511,15 +517,23 @@ def page() -> None:
         grid_col, inspect_col = st.columns([3, 2], gap="medium")
     details_area = st.container()
     table_area = st.container()
+    # The browser draws what arrives in script order, each Plotly chart a long task on a
+    # slow machine: after a thumbnail or pixel click the inspector goes first (it is what
+    # the user waits for), otherwise the thumbnail grid does (a new tab, a page switch).
+    inspect_first = bool(st.session_state.pop(K_INSPECT_FIRST, False))
+    if not inspect_first:
+        with grid_col:
+            browser(table_area, overlay)
     with inspect_col, st.container(key="explore_inspector"):
         _inspector(ds)
+    if inspect_first:
+        with grid_col:
+            browser(table_area, overlay)
     with details_area:
         if overlay is not None:
             model_overlay.inspector(ds, overlay, int(st.session_state[K_SAMPLE]))
         show_similar(ds, int(st.session_state[K_SAMPLE]), key="explore_similar")
         _details(ds)
-    with grid_col:
-        browser(table_area, overlay)
     scroll = st.session_state.get(K_SCROLL, 0)
     if scroll:
         _scroll_script(scroll)
