@@ -142,8 +142,8 @@ def bench_memory(tmp: Path) -> None:
            for n in ("mnist", "mnist", "fashion-mnist", "fashion-mnist")]
     load0 = _load()
     peak_rss = peak_pss = 0
-    # Sample for 60 s from the launch: each worker maps its set and allocates its float32 copy of
-    # the fit data before epoch 1, which is where its memory peaks.
+    # Sample for 60 s from the launch: each worker maps its set, makes float32 copies of its
+    # validation rows and train-accuracy subset, then trains on float32 chunks of the fit rows.
     for _ in range(60):
         pids = [jobs.read_json(q.root / i / jobs.CLAIM_FILE)["pid"] for i in ids]
         sizes = [_rss_pss(p) for p in pids if jobs.pid_alive(p)]

@@ -10,6 +10,7 @@ one-vs-rest logistic regression, the baseline that shows what hidden layers buy.
 from __future__ import annotations
 
 import copy
+from collections.abc import Iterable
 
 import numpy as np
 import sklearn
@@ -34,14 +35,21 @@ class MLP:
             n_iter_no_change=params.epochs + 1, tol=0.0,
         )
         self.seed = params.seed
+        self._epoch_loss = float("nan")
 
-    def fit_epoch(self, x: np.ndarray, y: np.ndarray, classes: np.ndarray) -> None:
+    def fit_epoch(self, chunks: Iterable[tuple[np.ndarray, np.ndarray]], classes: np.ndarray) -> None:
+        """One pass over the ``(x, y)`` chunks (one ``partial_fit`` each; the optimizer carries over)."""
+        total, n = 0.0, 0
         with sklearn.config_context(assume_finite=True):
-            self.estimator.partial_fit(x, y, classes=classes)
+            for x, y in chunks:
+                self.estimator.partial_fit(x, y, classes=classes)
+                total += float(self.estimator.loss_) * len(y)
+                n += len(y)
+        self._epoch_loss = total / max(1, n)
 
     def loss(self, x_sub: np.ndarray, y_sub: np.ndarray) -> float:
-        """Mean training loss of the last epoch (with the L2 term), as sklearn reports it."""
-        return float(self.estimator.loss_)
+        """Mean training loss of the last epoch (with the L2 term), as sklearn reports it per chunk."""
+        return self._epoch_loss
 
     def get_weights(self) -> list[np.ndarray]:
         """The live weight arrays (do not modify)."""
@@ -74,9 +82,11 @@ class Linear:
         )
         self.seed = params.seed
 
-    def fit_epoch(self, x: np.ndarray, y: np.ndarray, classes: np.ndarray) -> None:
+    def fit_epoch(self, chunks: Iterable[tuple[np.ndarray, np.ndarray]], classes: np.ndarray) -> None:
+        """One pass over the ``(x, y)`` chunks."""
         with sklearn.config_context(assume_finite=True):
-            self.estimator.partial_fit(x, y, classes=classes)
+            for x, y in chunks:
+                self.estimator.partial_fit(x, y, classes=classes)
 
     def loss(self, x_sub: np.ndarray, y_sub: np.ndarray) -> float:
         """Log loss on the fixed fit subset (SGDClassifier keeps no running loss)."""
