@@ -28,6 +28,7 @@ from dashboard.lab import drawing
 from dashboard.lab.predictions import PredictionCache, default_cache_root, predict_images
 from dashboard.lab.runs import Run, RunStore
 from dashboard.lab.train_figures import probability_figure
+from dashboard.views.drawpad import decode_drawing, draw_pad
 
 CANVAS_PX = 280
 STROKE_PX = 18  # ~2 px at 28x28 once the digit is scaled into its 20x20 box, as MNIST's strokes
@@ -129,8 +130,6 @@ def _clear_scratch(ds: Dataset) -> None:
 @st.fragment
 def drawing_area(ds: Dataset, train: Dataset, run: Run | None) -> None:
     """Canvas, the drawing four ways, the model's view of it, the scratch set."""
-    from streamlit_drawable_canvas import st_canvas
-
     state = st.session_state
     if state.pop(K_APP_RERUN, False):
         st.rerun(scope="app")
@@ -138,15 +137,11 @@ def drawing_area(ds: Dataset, train: Dataset, run: Run | None) -> None:
     scale = shell.value_scale()
     left, right = st.columns([2, 3])
     with left:
-        st.markdown("**Draw here** (hover it for its toolbar: undo, redo, reset)")
-        result = st_canvas(
-            stroke_width=STROKE_PX, stroke_color="#000000", background_color="#ffffff",
-            width=CANVAS_PX, height=CANVAS_PX, drawing_mode="freedraw", return_image_data=True,
-            key=f"draw_canvas_{state.get(K_GEN, 0)}",
-        )
+        st.markdown("**Draw here** (with the mouse or a finger)")
+        with st.container(key="draw_pad"):
+            result = draw_pad(key=f"draw_canvas_{state.get(K_GEN, 0)}", size=CANVAS_PX, stroke=STROKE_PX)
         st.button("Clear", icon=":material/delete:", key="draw_clear", on_click=_clear)
-    rgba = result.image_data
-    strokes = len((result.json_data or {}).get("objects") or [])
+    rgba, strokes = decode_drawing(result.drawing, CANVAS_PX)
     image = drawing.to_dataset_image(rgba, ds.shape) if rgba is not None and strokes else None
     with right:
         if image is None:

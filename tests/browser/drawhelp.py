@@ -17,7 +17,7 @@ STROKES_RE = re.compile(r"strokes: (\d+)")
 
 def canvas_box(page) -> dict:
     """The canvas' box on the screen (fabric's top canvas takes the mouse)."""
-    canvas = page.locator("[class*=st-key-draw_canvas] canvas").last
+    canvas = page.locator(".st-key-draw_pad canvas").last
     canvas.wait_for()
     canvas.scroll_into_view_if_needed()
     return canvas.bounding_box()

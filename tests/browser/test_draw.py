@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import time
 
 import numpy as np
 import pytest
@@ -34,6 +35,17 @@ def _ink(matrix) -> np.ndarray:
     return np.asarray(matrix, dtype=float)
 
 
+def _matrix_until(page, check, message: str, timeout: float = 30.0) -> np.ndarray:
+    """The matrix chart's values once ``check`` holds for them (it redraws after the status line)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        m = _ink(matrix_values(page))
+        if check(m):
+            return m
+        assert time.monotonic() < deadline, message
+        page.wait_for_timeout(100)
+
+
 def test_draw_a_one_and_a_zero(draw_server, page):
     goto_app(page, draw_server.url, "draw")
     # The newest fitting run is chosen.
@@ -63,13 +75,21 @@ def test_draw_a_one_and_a_zero(draw_server, page):
     # The probabilities chart shows the same prediction.
     expect(page.locator(".st-key-draw_probs .js-plotly-plot")).to_be_visible()
 
-    # A second stroke, then the canvas' own undo: back to the zero alone.
+    # A second stroke, then the pad's own undo: back to the zero alone.
     stroke(page, [(60, 60), (220, 220)])
     wait_strokes(page, 2)
     page.get_by_role("button", name="Undo").click()
     status = wait_strokes(page, 1)
     assert "prediction: 0 (" in status
-    np.testing.assert_array_equal(_ink(matrix_values(page)), zero)
+    # The status line can show before the matrix chart has redrawn: wait for the chart itself.
+    _matrix_until(page, lambda m: np.array_equal(m, zero), "the undo did not bring back the zero")
+    # Redo brings the stroke back; undo once more for the zero alone.
+    page.get_by_role("button", name="Redo").click()
+    wait_strokes(page, 2)
+    _matrix_until(page, lambda m: m.sum() > zero.sum(), "the redo did not bring back the stroke")
+    page.get_by_role("button", name="Undo").click()
+    wait_strokes(page, 1)
+    _matrix_until(page, lambda m: np.array_equal(m, zero), "the second undo did not bring back the zero")
 
     # Nearest training images: mostly zeros.
     page.wait_for_function(
