@@ -7,9 +7,11 @@ process (``python -m dashboard map ...`` with an empty maps folder: nothing cach
 own on-disk cache as a fresh install leaves it), with the 2-D kNN accuracy; PCA likewise;
 the cached map read back.
 browser: the real app in Chromium: PCA map visible after opening the page (first open,
-which computes PCA-50, and a later open), a cached UMAP map opened, 60,000 points panned
-with the mouse (frames per second during the drag), a box drawn by the mouse -> the
-selection panel, and -> Explore's grid.
+which computes PCA-50, and a later open, and from Explore), a cached UMAP map opened,
+60,000 points panned with the mouse (frames per second during the drag), a box drawn by
+the mouse -> the selection panel, and -> Explore's grid. Each action but the first
+page-switch one starts once the page is drawn (no long task for 0.5 s), as a user acts
+on what they see; the page switch is also timed the moment Explore's run ends.
 
 Prints the figures and writes benchmarks/results/map.json (with the load average).
 """
@@ -28,6 +30,18 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 OUT = ROOT / "benchmarks" / "results" / "map.json"
 DATA = Path(os.environ.get("DASHBOARD_DATA_DIR") or ROOT.parent / "shared" / "data")
+
+
+# Resolves once the page has run no long task (a script or render of 50 ms or more) for `ms`.
+QUIET_JS = """(ms) => new Promise((resolve) => {
+    let last = performance.now();
+    const obs = new PerformanceObserver(() => { last = performance.now(); });
+    obs.observe({entryTypes: ['longtask']});
+    const tick = () => {
+        if (performance.now() - last >= ms) { obs.disconnect(); resolve(true); } else { setTimeout(tick, 50); }
+    };
+    tick();
+})"""
 
 
 def load() -> list[float]:
@@ -100,17 +114,25 @@ def browser(results: dict, cache: Path) -> None:
             wait_idle(page)
             # Opening the Map page from another page of the app (Streamlit itself already
             # loaded, as a user mostly opens it): the sidebar link, until 60,000 points drawn.
-            page.locator(".st-key-app_nav a", has_text="Explore").click()
-            page.get_by_text(re.compile(r"^showing [\d,]+–[\d,]+ of ")).wait_for(timeout=120_000)
-            wait_idle(page)
-            t = time.perf_counter()
-            page.locator(".st-key-app_nav a", has_text="Map").click()
-            page.wait_for_function(f"() => ({drawn_js})('map_chart_pca_0') >= 60000", timeout=120_000)
-            results["pca_visible_page_switch_seconds"] = round(time.perf_counter() - t, 2)
-            print(f"PCA map visible after switching to the Map page: "
-                  f"{results['pca_visible_page_switch_seconds']:.2f} s", flush=True)
-            wait_idle(page)
-            # A cached UMAP map (computed above): switch the method.
+            # Twice: the moment Explore's server run ends (its charts may still be drawing in
+            # the browser, which delays everything after), and once Explore is fully drawn
+            # (no long task for half a second), as when a user has looked at it.
+            for label, settle in (("right_after_explore_run", False), ("explore_drawn", True)):
+                page.locator(".st-key-app_nav a", has_text="Explore").click()
+                page.get_by_text(re.compile(r"^showing [\d,]+–[\d,]+ of ")).wait_for(timeout=120_000)
+                wait_idle(page)
+                if settle:
+                    page.evaluate(QUIET_JS, 500)
+                t = time.perf_counter()
+                page.locator(".st-key-app_nav a", has_text="Map").click()
+                page.wait_for_function(f"() => ({drawn_js})('map_chart_pca_0') >= 60000", timeout=120_000)
+                results[f"pca_visible_page_switch_{label}_seconds"] = round(time.perf_counter() - t, 2)
+                print(f"PCA map visible after switching to the Map page ({label}): "
+                      f"{results[f'pca_visible_page_switch_{label}_seconds']:.2f} s", flush=True)
+                wait_idle(page)
+            results.pop("pca_visible_page_switch_seconds", None)
+            # A cached UMAP map (computed above): switch the method, once the PCA map is drawn.
+            page.evaluate(QUIET_JS, 500)
             t = time.perf_counter()
             page.locator(".st-key-map_method label", has_text="UMAP").first.click()  # the Method radio
             page.wait_for_function(f"() => ({drawn_js})('map_chart_umap_0') >= 60000", timeout=60_000)
@@ -142,6 +164,7 @@ def browser(results: dict, cache: Path) -> None:
             print(f"pan 60,000 points: {results['pan']}", flush=True)
             page.locator(f".st-key-{key}:not([data-stale=true]) .modebar-btn[data-val='reset']").first.click()  # plotly's Reset axes
             wait_idle(page)
+            page.evaluate(QUIET_JS, 500)
             # Box select -> selection panel -> Explore grid.
             page.locator(f".st-key-{key}:not([data-stale=true]) .modebar-btn[data-val='select']").first.click()
             box = area.bounding_box()
@@ -155,6 +178,7 @@ def browser(results: dict, cache: Path) -> None:
             results["box_to_panel_seconds"] = round(time.perf_counter() - t, 2)
             n = int(heading.inner_text().split()[1].replace(",", ""))
             wait_idle(page)
+            page.evaluate(QUIET_JS, 500)
             t = time.perf_counter()
             page.get_by_role("button", name=f"Open {n:,} samples in Explore").click()
             page.get_by_text(re.compile(rf"of {n:,}\b")).first.wait_for(timeout=60_000)
