@@ -267,6 +267,18 @@ async def limited(sem: asyncio.Semaphore, coro):
         return await coro
 
 
+def _stop_workers(work: Path) -> None:
+    """End the job workers this benchmark started: they outlive the server by design."""
+    import psutil
+
+    for proc in psutil.process_iter(["cmdline"]):
+        try:
+            if any(str(work) in part for part in proc.info["cmdline"] or []):
+                proc.terminate()
+        except (psutil.NoSuchProcess, psutil.AccessDenied):
+            continue
+
+
 async def run(args) -> dict:
     from playwright.async_api import async_playwright
 
@@ -347,7 +359,7 @@ async def run(args) -> dict:
                                                   for _ in range(args.trainers)))
                 for _, tpage in trainers:
                     await tpage.locator(f".st-key-train_start{FRESH} button").click()
-                    await tpage.locator('[data-testid="stProgress"]').wait_for()
+                    await tpage.locator('[data-testid="stProgress"]').first.wait_for()  # other sessions' jobs are listed too
                 changes: list[float] = []
                 inspects: list[float] = []
                 t_load = time.monotonic()
@@ -356,7 +368,7 @@ async def run(args) -> dict:
                 load_seconds = time.monotonic() - t_load
                 epochs_seen = []
                 for tctx, tpage in trainers:
-                    epochs_seen.append(await tpage.locator('[data-testid="stProgress"]').inner_text())
+                    epochs_seen.append(await tpage.locator('[data-testid="stProgress"]').first.inner_text())
                     await tctx.close()
             finally:
                 await browser.close()
@@ -364,6 +376,7 @@ async def run(args) -> dict:
     finally:
         mem.stop()
         app.stop()
+        _stop_workers(work)
         floor.stop()
         plotly_floor.stop()
 
