@@ -80,7 +80,8 @@ def contrast_colours(values: np.ndarray, value_scale: float, colorscale: str) ->
     return pick[np.rint(fractions * 63).astype(int)].reshape(np.shape(values))
 
 
-@functools.lru_cache(maxsize=2048)
+# At most 1024 tiles of at most 96x96 RGBA (37 MB); a 28x28 grid's are 2.5 KB each.
+@functools.lru_cache(maxsize=1024)
 def number_glyph(text: str, colour: str, cell: int, font_px: int) -> np.ndarray:
     """One cell's number, centred, as an RGBA ``(cell, cell, 4)`` tile on a transparent ground."""
     tile = Image.new("RGBA", (cell, cell), (0, 0, 0, 0))
@@ -97,7 +98,7 @@ def numbers_picture(text: np.ndarray, colours: np.ndarray, cell: int, font_px: i
 
     Drawn once per distinct (text, colour) and pasted: a 28x28 grid is a few
     milliseconds, and the browser draws one image instead of 784 SVG texts
-    (about 110 ms less per redraw in Chromium here).
+    (about 45 ms instead of 120 ms per redraw in Chromium here).
     """
     h, w = text.shape
     out = np.zeros((h * cell, w * cell, 4), dtype=np.uint8)
@@ -108,7 +109,7 @@ def numbers_picture(text: np.ndarray, colours: np.ndarray, cell: int, font_px: i
     return out
 
 
-def _rgba_uri(picture: np.ndarray) -> str:
+def _numbers_uri(picture: np.ndarray) -> str:
     buf = io.BytesIO()
     # The numbers are black or white: grey + alpha (LA) holds them in half the bytes of RGBA.
     grey_alpha = np.ascontiguousarray(picture[..., [0, 3]])
@@ -337,7 +338,7 @@ def matrix_figure(
     )
     fig.add_trace(_cell_layer(ys, xs, values, w, value_scale))
     fig.add_layout_image(
-        source=_rgba_uri(numbers_picture(text, colours, cell, font_px)), name="numbers",
+        source=_numbers_uri(numbers_picture(text, colours, cell, font_px)), name="numbers",
         xref="x", yref="y", x=cs.start - 0.5, y=rs.start - 0.5, sizex=part.shape[1], sizey=part.shape[0],
         xanchor="left", yanchor="top", sizing="stretch", layer="above",
     )
