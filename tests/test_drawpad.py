@@ -54,3 +54,14 @@ def test_a_huge_png_header_is_refused_before_decoding():
     uri = _uri(img)
     assert len(uri) < MAX_URI_CHARS
     assert decode_drawing({"png": uri, "strokes": 1}, 280) == (None, 0)
+
+
+def test_stroke_paths_are_echoed_back_only_when_well_formed():
+    from dashboard.views.drawpad import stroke_paths
+
+    good = {"paths": [[[10, 20], [30.5, 40]], [[0, 0]]]}
+    assert stroke_paths(good, 280) == [[[10.0, 20.0], [30.5, 40.0]], [[0.0, 0.0]]]
+    for bad in (None, {}, {"paths": "x"}, {"paths": [[]]}, {"paths": [[[1, 2, 3]]]},
+                {"paths": [[[1, "2"]]]}, {"paths": [[[-1, 2]]]}, {"paths": [[[1, 281]]]}):
+        assert stroke_paths(bad, 280) == [], bad
+    assert stroke_paths({"paths": [[[1, 1]] * 10]}, 280, max_points=9) == []  # bounded

@@ -28,13 +28,14 @@ from dashboard.lab import drawing
 from dashboard.lab.predictions import PredictionCache, default_cache_root, predict_images
 from dashboard.lab.runs import Run, RunStore
 from dashboard.lab.train_figures import probability_figure
-from dashboard.views.drawpad import decode_drawing, draw_pad
+from dashboard.views.drawpad import decode_drawing, draw_pad, stroke_paths
 
 CANVAS_PX = 280
 STROKE_PX = 18  # ~2 px at 28x28 once the digit is scaled into its 20x20 box, as MNIST's strokes
 N_NEIGHBOURS = 8
 
 K_GEN = "draw_canvas_gen"
+K_DRAWING = "draw_last"  # the pad's last value, kept past page switches (a widget's state is not)
 K_RUN = "draw_run"
 K_LABEL = "draw_label"
 K_ROW, K_COL = "draw_row", "draw_col"
@@ -74,6 +75,7 @@ def _run_title(runs: dict[str, Run], run_id: str) -> str:
 def _clear() -> None:
     # A new key is a new, empty canvas.
     st.session_state[K_GEN] = st.session_state.get(K_GEN, 0) + 1
+    st.session_state.pop(K_DRAWING, None)
 
 
 def _on_pixel_click(chart_key: str, shape: tuple[int, int]) -> None:
@@ -138,10 +140,15 @@ def drawing_area(ds: Dataset, train: Dataset, run: Run | None) -> None:
     left, right = st.columns([2, 3])
     with left:
         st.markdown("**Draw here** (with the mouse or a finger)")
+        kept = state.get(K_DRAWING)
         with st.container(key="draw_pad"):
-            result = draw_pad(key=f"draw_canvas_{state.get(K_GEN, 0)}", size=CANVAS_PX, stroke=STROKE_PX)
+            # After a page switch the pad mounts empty: it is handed the kept strokes to redraw.
+            result = draw_pad(key=f"draw_canvas_{state.get(K_GEN, 0)}", size=CANVAS_PX, stroke=STROKE_PX,
+                              paths=stroke_paths(kept, CANVAS_PX))
         st.button("Clear", icon=":material/delete:", key="draw_clear", on_click=_clear)
-    rgba, strokes = decode_drawing(result.drawing, CANVAS_PX)
+    if result.drawing is not None:
+        state[K_DRAWING] = result.drawing
+    rgba, strokes = decode_drawing(state.get(K_DRAWING), CANVAS_PX)
     image = drawing.to_dataset_image(rgba, ds.shape) if rgba is not None and strokes else None
     with right:
         if image is None:

@@ -26,6 +26,7 @@ from PIL import Image
 PNG_PREFIX = "data:image/png;base64,"
 # A 280x280 canvas as PNG is a few KB; anything near this is not a drawing.
 MAX_URI_CHARS = 2_000_000
+MAX_POINTS = 50_000  # stroke points kept to redraw a drawing after a page switch
 
 _HTML = """
 <div class="pad">
@@ -79,11 +80,13 @@ export default function (component) {
     };
     s.emit = () => {
       s.redraw();
-      s.send('drawing', { png: canvas.toDataURL('image/png'), strokes: s.strokes.length });
+      const paths = s.strokes.map((pts) => pts.map((p) => [Math.round(p[0] * 10) / 10, Math.round(p[1] * 10) / 10]));
+      s.send('drawing', { png: canvas.toDataURL('image/png'), strokes: s.strokes.length, paths: paths });
     };
+    const clamp = (v) => Math.min(canvas.width, Math.max(0, v));
     const at = (e) => {
       const r = canvas.getBoundingClientRect();
-      return [(e.clientX - r.left) * canvas.width / r.width, (e.clientY - r.top) * canvas.height / r.height];
+      return [clamp((e.clientX - r.left) * canvas.width / r.width), clamp((e.clientY - r.top) * canvas.height / r.height)];
     };
     canvas.addEventListener('pointerdown', (e) => {
       if (e.button !== 0) return;
@@ -106,6 +109,8 @@ export default function (component) {
     undoBtn.addEventListener('click', () => { if (s.strokes.length) { s.redo.push(s.strokes.pop()); s.emit(); } });
     redoBtn.addEventListener('click', () => { if (s.redo.length) { s.strokes.push(s.redo.pop()); s.emit(); } });
     s.width = data.stroke;
+    // A drawing made before a page switch: redrawn, not sent (the app already has it).
+    if (Array.isArray(data.paths) && data.paths.length) s.strokes = data.paths.map((pts) => pts.slice());
     s.redraw();
   }
   s.width = data.stroke;
@@ -116,9 +121,36 @@ export default function (component) {
 _pad = st.components.v2.component("dashboard.drawpad", html=_HTML, css=_CSS, js=_JS)
 
 
-def draw_pad(*, key: str, size: int, stroke: int) -> Any:
-    """Mount the pad; its result's ``drawing`` is what the browser last sent (or None)."""
-    return _pad(key=key, data={"size": int(size), "stroke": int(stroke)}, on_drawing_change=lambda: None)
+def draw_pad(*, key: str, size: int, stroke: int, paths: list | None = None) -> Any:
+    """Mount the pad; its result's ``drawing`` is what the browser last sent (or None).
+
+    ``paths`` (from :func:`stroke_paths`) are strokes an empty pad draws when it mounts:
+    the drawing a user made before leaving the page.
+    """
+    data = {"size": int(size), "stroke": int(stroke), "paths": paths or []}
+    return _pad(key=key, data=data, on_drawing_change=lambda: None)
+
+
+def stroke_paths(value: object, size: int, max_points: int = MAX_POINTS) -> list[list[list[float]]]:
+    """The strokes of a pad value, checked (lists of ``[x, y]`` inside the canvas); ``[]`` if malformed."""
+    paths = value.get("paths") if isinstance(value, Mapping) else None
+    if not isinstance(paths, list):
+        return []
+    out, total = [], 0
+    for path in paths:
+        if not isinstance(path, list) or not path:
+            return []
+        total += len(path)
+        if total > max_points:
+            return []
+        pts = []
+        for p in path:
+            if (not isinstance(p, list) or len(p) != 2
+                    or not all(isinstance(v, int | float) and 0 <= v <= size for v in p)):
+                return []
+            pts.append([float(p[0]), float(p[1])])
+        out.append(pts)
+    return out
 
 
 def decode_drawing(value: object, size: int) -> tuple[np.ndarray | None, int]:

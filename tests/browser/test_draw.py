@@ -91,6 +91,18 @@ def test_draw_a_one_and_a_zero(draw_server, page):
     wait_strokes(page, 1)
     _matrix_until(page, lambda m: np.array_equal(m, zero), "the second undo did not bring back the zero")
 
+    # The drawing survives a page switch: the pad redraws it and the page shows it again.
+    page.locator(".st-key-app_nav a", has_text="Explore").click()
+    expect(page.get_by_text(re.compile(r"^showing 1–"))).to_be_visible(timeout=60_000)
+    page.locator(".st-key-app_nav a", has_text="Draw").click()
+    status = wait_strokes(page, 1)
+    assert "prediction: 0 (" in status
+    np.testing.assert_array_equal(_ink(matrix_values(page)), zero)
+    dark = page.locator(".st-key-draw_pad canvas").evaluate(
+        "(c) => { const d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;"
+        " let n = 0; for (let i = 0; i < d.length; i += 4) if (d[i] < 128) n++; return n; }")
+    assert dark > 1000, dark  # the zero is on the canvas again, not only on the page
+
     # Nearest training images: mostly zeros.
     page.wait_for_function(
         "() => { const gd = document.querySelector('.st-key-draw_nearest .js-plotly-plot');"
