@@ -230,6 +230,24 @@ async def inspect_click(page, position: int, out: list[float], heat: list[float]
     await wait_idle(page)
 
 
+async def open_tab_times(browser, url: str, chart_key: str, min_traces: int, n: int = 5) -> list[float]:
+    """Milliseconds from opening ``url`` in a new tab until the chart keyed ``chart_key`` has
+    more than ``min_traces`` traces drawn, ``n`` times."""
+    out: list[float] = []
+    for _ in range(n):
+        ctx = await browser.new_context(viewport=VIEWPORT)
+        page = await ctx.new_page()
+        t0 = time.perf_counter()
+        await page.goto(url)
+        await page.wait_for_function(
+            "([k, m]) => { const gd = document.querySelector('.st-key-' + k + ' .js-plotly-plot');"
+            " return gd && gd._fullData && gd._fullData.length > m; }", arg=[chart_key, min_traces],
+            timeout=120_000)
+        out.append((time.perf_counter() - t0) * 1000)
+        await ctx.close()
+    return out
+
+
 async def browse_loop(ctx, page, deadline: float, changes: list[float], inspects: list[float]) -> None:
     """Page (two of three steps) and inspect (one of three) until ``deadline``."""
     try:
@@ -324,31 +342,10 @@ async def run(args) -> dict:
                     await inspect_click(page, (7 * i + 3) % 48, lone_inspect_ms, lone_heat_ms)
                 await ctx.close()
 
-                # First thumbnail grid after opening the app in a new tab (a warm server).
-                first_grid_ms: list[float] = []
-                for _ in range(5):
-                    ctx = await browser.new_context(viewport=VIEWPORT)
-                    page = await ctx.new_page()
-                    t0 = time.perf_counter()
-                    await page.goto(app.url)
-                    await page.wait_for_function(
-                        "() => { const gd = document.querySelector('.st-key-explore_grid .js-plotly-plot');"
-                        " return gd && gd._fullData && gd._fullData.length > 2; }", timeout=120_000)
-                    first_grid_ms.append((time.perf_counter() - t0) * 1000)
-                    await ctx.close()
-
-                # Its floor: a page with one tiny Plotly chart, opened the same way.
-                plotly_floor_ms: list[float] = []
-                for _ in range(5):
-                    ctx = await browser.new_context(viewport=VIEWPORT)
-                    page = await ctx.new_page()
-                    t0 = time.perf_counter()
-                    await page.goto(plotly_floor.url)
-                    await page.wait_for_function(
-                        "() => { const gd = document.querySelector('.st-key-floor_plot .js-plotly-plot');"
-                        " return gd && gd._fullData && gd._fullData.length > 0; }", timeout=120_000)
-                    plotly_floor_ms.append((time.perf_counter() - t0) * 1000)
-                    await ctx.close()
+                # First thumbnail grid after opening the app in a new tab (a warm server), and
+                # its floor: a page with one tiny Plotly chart, opened the same way.
+                first_grid_ms = await open_tab_times(browser, app.url, "explore_grid", 2)
+                plotly_floor_ms = await open_tab_times(browser, plotly_floor.url, "floor_plot", 0)
 
                 # Load: 8 browsing sessions (half on Fashion-MNIST) and 2 training; opened 3 at a time.
                 sem = asyncio.Semaphore(3)
