@@ -11,10 +11,9 @@ from streamlit.testing.v1 import AppTest
 
 from dashboard.lab.runs import RunStore
 from dashboard.lab.training import TrainParams
-from dashboard.views import explore as ex
 from dashboard.views import model_overlay as mo
 from tests.mkrun import train_and_save
-from tests.test_app_explore import arr, chart, grid_samples, showing
+from tests.test_app_explore import arr, chart, grid_data, grid_samples, showing
 
 APP = str(Path(__file__).resolve().parent.parent / "dashboard" / "app.py")
 PARAMS = TrainParams(hidden=(32,), epochs=3, train_size=3000, batch_size=100, seed=5)
@@ -45,13 +44,11 @@ def _with_run(at: AppTest, run_id: str) -> AppTest:
 
 
 def _badges(at: AppTest) -> list[str]:
-    """The badge of each tile, in grid order (right and wrong ones are two traces)."""
-    data = chart(at, ex.K_GRID)["data"]
-    by_sample = {}
-    for t in data:
-        if t.get("name") in ("predictions", "wrong predictions"):
-            by_sample.update(zip(arr(t["customdata"]).tolist(), t["text"]))
-    return [by_sample[i] for i in grid_samples(at)]
+    """The badge of each tile, in grid order."""
+    tiles = grid_data(at)["tiles"]
+    assert all(t.get("wrong") == t["badge"].startswith("✗ ") for t in tiles)
+    assert all("predicted" in t["hover"] for t in tiles)
+    return [t["badge"] for t in tiles]
 
 
 def test_badges_agree_with_the_saved_predictions(at, saved_run, mnist_test):
@@ -127,7 +124,7 @@ def test_run_in_the_url_is_restored(saved_run, tmp_path, monkeypatch):
     # Choosing none removes it from the URL and the badges from the grid.
     app.selectbox(key=mo.K_RUN).set_value("").run()
     assert mo.URL_RUN not in app.query_params
-    assert not any("predictions" in str(t.get("name")) for t in chart(app, ex.K_GRID)["data"])
+    assert not any("badge" in t for t in grid_data(app)["tiles"])
 
 
 def test_model_filters_from_a_link(saved_run, tmp_path, monkeypatch, mnist_test):

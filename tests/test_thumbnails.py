@@ -1,4 +1,4 @@
-"""The thumbnail grid: one image, exact pixels, clickable points carrying sample indices."""
+"""Thumbnails: exact pixels, upscaled by whole pixels, large images shrunk; one grid image for figures."""
 
 from __future__ import annotations
 
@@ -64,59 +64,16 @@ def test_png_round_trips_exactly(digits_train):
     assert np.array_equal(decoded, grid)
 
 
-def test_grid_figure_points_carry_sample_indices(ds):
-    idx = np.flatnonzero(ds.labels == 7)[:24]
-    fig = thumbnails.grid_figure(ds.images, ds.labels, ds.class_names, idx, cols=6, selected_sample=int(idx[3]))
-    image, clicks, captions = fig.data
-    assert image.type == "image" and image.source.startswith("data:image/png")
-    assert list(clicks.customdata) == idx.tolist()
-    assert list(captions.text) == [f"#{i} 7" for i in idx]
-    # Each click point sits on the centre of its tile.
-    layout = thumbnails.grid_layout(24, ds.shape, cols=6)
-    assert np.allclose(clicks.x, layout.centres()[:, 1]) and np.allclose(clicks.y, layout.centres()[:, 0])
-    # The selected tile is outlined around its own origin.
-    (rect,) = fig.layout.shapes
-    y0, x0 = layout.origins()[3]
-    assert rect.x0 < x0 < rect.x1 and rect.y0 < y0 < rect.y1
-
-
-def test_captions_with_markup_stay_plain(digits_train):
-    names = ("<b>zero</b>",) + digits_train.class_names[1:]
-    idx = np.flatnonzero(digits_train.labels == 0)[:2]
-    fig = thumbnails.grid_figure(digits_train.images, digits_train.labels, names, idx)
-    assert all("<b>" not in t and "&lt;b&gt;zero" in t for t in fig.data[2].text)
-
-
-def test_clicked_value_reads_streamlit_selection():
-    sel = {
-        "points": [
-            {"curve_number": 1, "point_index": 2, "customdata": 512, "x": 1, "y": 2},
-        ],
-        "point_indices": [2],
-        "box": [],
-        "lasso": [],
-    }
-    assert thumbnails.clicked_value(sel) == 512
-    assert thumbnails.clicked_value({"points": [{"curve_number": 1, "customdata": [77]}]}) == 77
-    assert thumbnails.clicked_value({"points": [{"curve_number": 0, "customdata": 5}]}) is None
-    assert thumbnails.clicked_value({"points": []}) is None
-    assert thumbnails.clicked_value(None) is None
-
-
-def test_long_captions_are_trimmed_but_hover_is_whole(shared_data):
-    from dashboard.data.loading import load_dataset
-
-    fashion = load_dataset("fashion-mnist", "test")
-    boot = fashion.class_names.index("Ankle boot")
-    idx = np.flatnonzero(fashion.labels == boot)[-3:]
-    fig = thumbnails.grid_figure(fashion.images, fashion.labels, fashion.class_names, idx)
-    cell_chars = thumbnails.grid_layout(1, fashion.shape).cell_w // 7
-    assert all(len(t) <= cell_chars and t.startswith(f"#{i} ") for t, i in zip(fig.data[2].text, idx))
-    assert all(h.endswith("Ankle boot (label 9)") for h in fig.data[1].hovertext)
+def test_tile_sources_are_each_image_exactly(ds):
+    idx = np.arange(10, 22)
+    uris, shape = thumbnails.tile_sources(ds.images[idx])
+    assert shape == ds.shape and len(uris) == len(idx)
+    for uri, i in zip(uris, idx):
+        assert np.array_equal(_decode(uri), ds.images[i])  # sent at their own size: the browser scales
 
 
 def test_a_page_of_large_images_is_shrunk_to_thumbnail_size():
-    from dashboard.explore.thumbnails import TARGET_TILE_PX, grid_figure, shrink_tiles
+    from dashboard.explore.thumbnails import TARGET_TILE_PX, shrink_tiles
 
     rng = np.random.default_rng(2)
     images = rng.integers(0, 256, (24, 1000, 1000), dtype=np.uint8)
@@ -124,9 +81,10 @@ def test_a_page_of_large_images_is_shrunk_to_thumbnail_size():
     assert max(small.shape[1:]) <= TARGET_TILE_PX
     f = -(-1000 // TARGET_TILE_PX)
     assert small[3, 0, 0] == round(float(images[3, :f, :f].mean()))
-    fig = grid_figure(images, np.arange(24) % 2, ("a", "b"), np.arange(24))
-    assert len(fig.to_json()) < 2_000_000  # a few hundred KB of PNG, not 24 megapixels
-    assert list(fig.data[1].customdata) == list(range(24))
+    uris, shape = thumbnails.tile_sources(images)
+    assert max(shape) <= TARGET_TILE_PX
+    assert sum(map(len, uris)) < 2_000_000  # a few hundred KB of PNG, not 24 megapixels
+    assert np.array_equal(_decode(uris[3]), small[3])
 
 
 def _decode(uri: str) -> np.ndarray:

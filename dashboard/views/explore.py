@@ -16,6 +16,7 @@ again: page switches, Back/Forward, reload and a copied link all restore it.
 
 from __future__ import annotations
 
+import time
 from dataclasses import replace
 from functools import partial
 
@@ -26,7 +27,7 @@ from dashboard import shell
 from dashboard import state as url_state
 from dashboard.data.dataset import Dataset
 from dashboard.explore import browse, figures, frames, thumbnails
-from dashboard.views import model_overlay
+from dashboard.views import model_overlay, tilegrid
 from dashboard.views.similar import show_similar
 
 # Session-state keys (widgets are driven by these keys in the tests too).
@@ -39,7 +40,9 @@ K_RANDOM = "explore_random"
 K_SAMPLE = "explore_sample"
 K_ROW = "explore_row"
 K_COL = "explore_col"
-K_GRID = "explore_grid"
+K_GRID = "explore_grid"  # the grid's container (tests and benchmarks find the tiles in it)
+K_GRID_TILES = "explore_grid_tiles"
+K_GRID_SHOWN = "explore_grid_shown"
 K_HEATMAP = "explore_heatmap"
 K_MATRIX = "explore_matrix"
 K_APP_RERUN = "explore_app_rerun"
@@ -47,6 +50,7 @@ K_NOTE = "explore_note"
 K_SUBSET_NOTE = "explore_subset_note"
 K_SCROLL = "explore_scroll"  # a counter: bumped when the inspector should come into view
 K_INSPECT_FIRST = "explore_inspect_first"  # this run answers a new sample or pixel: draw the inspector first
+K_OPENED = "explore_opened"  # this session has drawn Explore once (its charts' scripts are in the browser)
 DEFAULT_PAGE_SIZE = browse.PAGE_SIZES[1]
 SCOPE = "explore"
 
@@ -228,7 +232,7 @@ def _on_sample() -> None:
 
 
 def _on_grid_click() -> None:
-    sample = thumbnails.clicked_value(st.session_state[K_GRID].selection)
+    sample = tilegrid.clicked(st.session_state[K_GRID_TILES], st.session_state.get(K_GRID_SHOWN, ()))
     if sample is not None and sample != st.session_state.get(K_SAMPLE):
         st.session_state[K_SAMPLE] = sample
         st.session_state.pop(K_NOTE, None)
@@ -256,7 +260,7 @@ def grid_columns(class_names) -> int:
 
 
 _CELL_PX = 84  # a thumbnail cell's width on screen at most, less its padding
-_CHAR_EM = 0.53  # plotly's sans-serif: average character width per pixel of font size (measured)
+_CHAR_EM = 0.53  # sans-serif: average character width per pixel of font size (measured)
 
 
 def caption_font(chars: int) -> float:
@@ -269,34 +273,46 @@ def captions(indices: np.ndarray, labels: np.ndarray, class_names) -> list[str]:
     return [f"#{i} · {class_names[c]}" for i, c in zip(indices.tolist(), labels[indices].tolist())]
 
 
-def grid_figure(ds: Dataset, page_indices: np.ndarray, sample: int, overlay: model_overlay.Overlay | None = None):
-    """The page's clickable thumbnail grid, captioned ``"#2297 · 7"``, ``sample`` outlined, badges with a run."""
+def grid_tiles(ds: Dataset, page_indices: np.ndarray, overlay: model_overlay.Overlay | None = None) -> list[dict]:
+    """The page's thumbnails as :func:`dashboard.views.tilegrid.tile_grid` takes them:
+    picture, ``"#2297 · 7"`` caption, tooltip, and with a run its prediction badge."""
     idx = np.asarray(page_indices, dtype=np.int64)
+    if not len(idx):
+        return []
+    sources, (h, w) = thumbnails.tile_sources(ds.images[idx])
     labs = ds.labels[idx].tolist()
-    where = np.flatnonzero(idx == sample)
-    fig = thumbnails.tiles_figure(
-        ds.images[idx], captions(idx, ds.labels, ds.class_names), customdata=idx.tolist(),
-        hover=[f"sample {i}: {ds.class_names[c]} (label {c})" for i, c in zip(idx.tolist(), labs)],
-        cols=grid_columns(ds.class_names), selected=int(where[0]) if len(where) else None,
-    )
-    caps = fig.data[2].text
-    fig.update_traces(textfont_size=caption_font(max(len(c) for c in caps)), selector={"mode": "text"})
+    tiles = [
+        {"v": i, "src": src, "w": w, "h": h, "cap": cap, "hover": f"sample {i}: {ds.class_names[c]} (label {c})"}
+        for i, src, cap, c in zip(idx.tolist(), sources, captions(idx, ds.labels, ds.class_names), labs)
+    ]
     if overlay is not None:
-        model_overlay.add_badges(fig, ds, overlay, idx, cols=grid_columns(ds.class_names))
-    return fig
+        for tile, badge in zip(tiles, model_overlay.badges(ds, overlay, idx)):
+            tile.update(badge=badge["badge"], wrong=badge["wrong"], hover=tile["hover"] + badge["hover"])
+    return tiles
 
 
-def _grid(ds: Dataset, page_indices: np.ndarray, sample: int, overlay: model_overlay.Overlay | None = None) -> None:
-    fig = grid_figure(ds, page_indices, sample, overlay)
-    st.plotly_chart(
-        fig, key=K_GRID, on_select=_on_grid_click, selection_mode="points",
-        config={"displayModeBar": False}, theme=None,
-    )
+def _on_grid_ready() -> None:
+    """The light first page's thumbnails are on screen: draw the whole page."""
+    st.session_state[K_OPENED] = True
+    st.session_state[K_APP_RERUN] = True  # the grid sits in the fragment; the charts outside it
+
+
+def _grid(ds: Dataset, page_indices: np.ndarray, sample: int, overlay: model_overlay.Overlay | None = None,
+          *, light: bool = False) -> None:
+    tiles = grid_tiles(ds, page_indices, overlay)
+    st.session_state[K_GRID_SHOWN] = [t["v"] for t in tiles]  # what a click may name
+    with st.container(key=K_GRID):
+        tilegrid.tile_grid(
+            key=K_GRID_TILES, tiles=tiles, cols=grid_columns(ds.class_names), selected=sample,
+            font_px=caption_font(max(len(t["cap"]) for t in tiles)), on_click=_on_grid_click,
+            on_ready=_on_grid_ready if light else None,
+            right_colour=model_overlay.RIGHT_COLOUR, wrong_colour=model_overlay.WRONG_COLOUR,
+        )
 
 
 @st.fragment
 def browser(table_area, overlay: model_overlay.Overlay | None = None) -> None:
-    """Filter, page controls, thumbnail grid; the page table goes into ``table_area``."""
+    """Filter, page controls, thumbnail grid; the page table goes into ``table_area`` (None: no table)."""
     if st.session_state.pop(K_APP_RERUN, False):
         st.rerun(scope="app")
     try:  # a fragment rerun does not pass through the page's guard in app.py
@@ -353,12 +369,18 @@ def _browser(table_area, overlay: model_overlay.Overlay | None = None) -> None:
 
     sample = int(state.get(K_SAMPLE, 0))
     if len(page.indices):
-        _grid(ds, page.indices, sample, overlay)
+        _grid(ds, page.indices, sample, overlay, light=table_area is None)
         st.caption("Click a thumbnail to inspect it.")
     else:
         st.info("No sample matches the filter.")
 
     pixel_k = figures.flat_index(int(state[K_ROW]), int(state[K_COL]), ds.shape[1])
+    if table_area is None:  # the first, light run of a session (see page())
+        if not len(page.indices):
+            _on_grid_ready()  # no grid to wait for
+            st.rerun(scope="app")
+        _save(ds)
+        return
     frame = frames.page_frame(ds.flat(), ds.labels, page.indices, scale, pixel=pixel_k)
     with table_area:
         _page_table(ds, frame, page, indices, sample, pixel_k, scale)
@@ -446,7 +468,7 @@ def _scroll_script(count: int) -> None:
 # --- the inspect views ---------------------------------------------------------------
 
 
-def _inspector(ds: Dataset) -> None:
+def _inspector(ds: Dataset, *, heatmap: bool = True) -> None:
     """Sample and pixel choice, what they are, and the heatmap: beside the grid."""
     state = st.session_state
     h, w = ds.shape
@@ -472,6 +494,9 @@ def _inspector(ds: Dataset) -> None:
         f"pixel row {r}, column {col} → index {r}×{w}+{col} = {k}, value {value:g}"
     )
     st.markdown("**As a picture** (click a cell to follow that pixel)")
+    if not heatmap:
+        st.container(height=420, border=False)  # its place, so the page does not jump
+        return
     heat = figures.heatmap_figure(image, value_scale=scale, colorscale=shell.colorscale(), pixel=(r, col),
                                   size_px=420)
     heat.update_layout(meta={"sample": sample})  # names what it shows (browser tests, benchmarks)
@@ -502,6 +527,14 @@ def _details(ds: Dataset) -> None:
         st.code(frames.vector_text(image, scale, index=k), language=None, wrap_lines=True)
 
 
+@st.fragment(run_every=1.0)
+def _draw_rest_soon(since: float) -> None:
+    """The light first page's fallback: if the grid has not said it is drawn 3 s on, draw all."""
+    if not st.session_state.get(K_OPENED) and time.monotonic() - since > 3.0:
+        st.session_state[K_OPENED] = True
+        st.rerun(scope="app")
+
+
 def page() -> None:
     """The Explore page."""
     ds = shell.current_dataset()
@@ -521,14 +554,26 @@ def page() -> None:
     # slow machine: after a thumbnail or pixel click the inspector goes first (it is what
     # the user waits for), otherwise the thumbnail grid does (a new tab, a page switch).
     inspect_first = bool(st.session_state.pop(K_INSPECT_FIRST, False))
+    # A new tab (or a reload) first gets a light page: the thumbnails and the inspector's text,
+    # no chart or table. Plotly's script (4.7 MB), the data grid's (1.2 MB) and the code view's
+    # (1.5 MB) compile on the browser's one main thread: arriving with the grid, they held its
+    # first paint back from ~1.5 s to ~4.5 s on a 2-core machine (a rerun started at once still
+    # lost that race). The grid says when its tiles are on screen, and that draws the rest
+    # (a timer does, should that word never come). Only with a browser on the other end
+    # (it sends headers): a script run without one (AppTest) draws the whole page at once.
+    light = bool(st.context.headers) and not st.session_state.get(K_OPENED)
+    if light:
+        _draw_rest_soon(time.monotonic())
     if not inspect_first:
         with grid_col:
-            browser(table_area, overlay)
+            browser(None if light else table_area, overlay)
     with inspect_col, st.container(key="explore_inspector"):
-        _inspector(ds)
+        _inspector(ds, heatmap=not light)
     if inspect_first:
         with grid_col:
-            browser(table_area, overlay)
+            browser(None if light else table_area, overlay)
+    if light:
+        return
     with details_area:
         if overlay is not None:
             model_overlay.inspector(ds, overlay, int(st.session_state[K_SAMPLE]))

@@ -8,7 +8,7 @@ Explore calls four functions and nothing else:
 * :func:`filter_and_sort` (in the fragment, after the class filter): the model
   filters (misclassified, predicted class, confidence range), the sort, and the
   counts per filter value; returns the indices to page through.
-* :func:`add_badges`: a badge on each tile of the thumbnail grid (predicted
+* :func:`badges`: a badge for each tile of the thumbnail grid (predicted
   label and confidence; green when right, red with a ✗ when wrong).
 * :func:`inspector`: the inspected sample's class probabilities and the first
   layer's view of it.
@@ -20,16 +20,15 @@ from __future__ import annotations
 
 from collections.abc import Callable, Collection
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
-import plotly.graph_objects as go
 import streamlit as st
 
 from dashboard import shell
 from dashboard import state as url_state
 from dashboard.data.dataset import Dataset
 from dashboard.errors import DashboardError
-from dashboard.explore import thumbnails
 from dashboard.lab import predictions as P
 from dashboard.lab.runs import Run
 from dashboard.lab.train_figures import probability_figure, weights_figure
@@ -47,7 +46,7 @@ NO_RUN = ""
 WRONG_CHOICES = ("all", "misclassified", "correct")
 SORT_CHOICES = ("dataset order", "confidence, lowest first", "confidence, highest first",
                 "loss, highest first", "loss, lowest first")
-# Light colours: the badges sit on the (dark) image tiles.
+# Light colours on a dark badge: the badges sit on the (dark) image tiles.
 RIGHT_COLOUR, WRONG_COLOUR = "#4ade80", "#ff5c5c"
 TOP_UNITS = 8
 
@@ -244,40 +243,22 @@ def filter_and_sort(ds: Dataset, overlay: Overlay, indices: np.ndarray,
     return kept
 
 
-def add_badges(fig: go.Figure, ds: Dataset, overlay: Overlay, indices: np.ndarray, *, cols: int) -> go.Figure:
-    """Put a prediction badge on each tile of Explore's thumbnail grid (in place; returned too).
+def badges(ds: Dataset, overlay: Overlay, indices: np.ndarray) -> list[dict[str, Any]]:
+    """A prediction badge for each tile of Explore's thumbnail grid, in order.
 
-    ``fig`` is the grid as :func:`dashboard.explore.thumbnails.tiles_figure`
-    made it, with ``cols`` tiles per row; its trace 1 still takes the clicks.
-    Two text traces are added, ``predictions`` (right, green) and ``wrong
-    predictions`` (red, with a ✗): the predicted label and confidence in each
-    tile's top-left corner, their ``customdata`` the samples. The hover text
-    gains the prediction.
+    Each is ``{"badge": "✗ 3 87%", "wrong": True, "hover": " · predicted 3 (87.1%)"}``:
+    the predicted class and confidence (a ✗ when it is not the label) and the text
+    the tile's tooltip gains.
     """
     idx = np.asarray(indices, dtype=np.int64)
-    if not len(idx):
-        return fig
     preds = overlay.preds
-    pred = preds.predicted[idx]
-    conf = preds.confidence[idx]
-    wrong = pred != ds.labels[idx]
-    origins = thumbnails.grid_layout(len(idx), ds.shape, cols=cols).origins()
-    names = [thumbnails.plotly_plain(ds.class_names[p]) for p in pred.tolist()]
-    badges = [f"{'✗ ' if w else ''}{n} {c:.0%}" for n, c, w in zip(names, conf.tolist(), wrong.tolist())]
-    # One trace per colour: a per-point colour array costs plotly a validation per point.
-    for mask, colour, name in ((~wrong, RIGHT_COLOUR, "predictions"), (wrong, WRONG_COLOUR, "wrong predictions")):
-        at = np.flatnonzero(mask)
-        fig.add_trace(go.Scatter(
-            x=origins[at, 1] + 1, y=origins[at, 0] + 1, mode="text", text=[badges[i] for i in at],
-            textposition="bottom right", textfont={"size": 10, "color": colour},
-            hoverinfo="skip", showlegend=False, name=name, customdata=idx[at],
-        ))
-    hover = fig.data[1].hovertext
-    fig.data[1].hovertext = [
-        f"{h} · predicted {thumbnails.plotly_plain(ds.class_names[p])} ({c:.1%})"
-        for h, p, c in zip(hover, pred.tolist(), conf.tolist())
+    pred, conf = preds.predicted[idx].tolist(), preds.confidence[idx].tolist()
+    wrong = (preds.predicted[idx] != ds.labels[idx]).tolist()
+    return [
+        {"badge": f"{'✗ ' if w else ''}{ds.class_names[p]} {c:.0%}", "wrong": bool(w),
+         "hover": f" · predicted {ds.class_names[p]} ({c:.1%})"}
+        for p, c, w in zip(pred, conf, wrong)
     ]
-    return fig
 
 
 def inspector(ds: Dataset, overlay: Overlay, sample: int) -> None:

@@ -225,6 +225,32 @@ def click_plot(page, key: str, fx: float, fy: float) -> None:
     page.mouse.click(x, y)
 
 
+TILES = ".st-key-explore_grid:not([data-stale=true]) .tg-tile"
+
+
+def grid_samples(page) -> list[int]:
+    """The samples of Explore's thumbnail grid, in order, as the page shows them."""
+    return [int(v) for v in page.locator(TILES).evaluate_all("(ts) => ts.map(t => t.dataset.sample)")]
+
+
+def wait_grid_starts(page, first: int, timeout: float = 60_000) -> None:
+    """Until the thumbnail grid's first tile is sample ``first`` (its picture loaded)."""
+    page.wait_for_function(
+        "([sel, want]) => { const t = document.querySelector(sel);"
+        " return t && Number(t.dataset.sample) === want && t.querySelector('img').complete; }",
+        arg=[TILES, first], timeout=timeout)
+
+
+def click_tile(page, pos: int) -> None:
+    """Click the ``pos``-th thumbnail of Explore's grid with the mouse, as a person would."""
+    tile = page.locator(TILES).nth(pos)
+    tile.scroll_into_view_if_needed()
+    box = tile.bounding_box()
+    x, y = box["x"] + box["width"] / 2, box["y"] + box["height"] / 2
+    page.mouse.move(x, y)
+    page.mouse.click(x, y)
+
+
 def choose(page, key: str, option: str) -> None:
     """Pick ``option`` in the selectbox or multiselect with widget key ``key``."""
     page.locator(f".st-key-{key}{FRESH} [role=combobox]").click()

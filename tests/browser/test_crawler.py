@@ -1,8 +1,8 @@
 """Click everything: every page of the app, on MNIST and on an uploaded CSV set.
 
 On each page (the app's own list, ``dashboard.app.PAGES``) the crawler clicks
-every button, tab, radio option, checkbox/toggle and the middle of every chart
-it finds, with the real mouse, bounded in count and time, and fails on any
+every button, tab, radio option, checkbox/toggle, the middle of every chart and one
+tile of every thumbnail grid it finds, with the real mouse, bounded in count and time, and fails on any
 Streamlit exception element, uncaught page error, console error or traceback
 text. Downloads are skipped (they leave the page); the server's runs folder is
 a scratch folder of this test, so Delete may be clicked.
@@ -58,6 +58,13 @@ MARK_JS = """() => {
     r.querySelectorAll('label:has(input[type="radio"])').forEach(e => add(e, 'radio'));
     r.querySelectorAll('label:has(input[type="checkbox"])').forEach(e => add(e, 'check'));
     r.querySelectorAll('[data-testid="stExpander"] summary').forEach(e => add(e, 'expander'));
+    // A thumbnail grid: one tile (the second) stands for all of them, as a chart's middle does.
+    r.querySelectorAll('.tg-grid').forEach(g => {
+      const tiles = [...g.querySelectorAll('.tg-tile')];
+      const one = tiles[Math.min(1, tiles.length - 1)];
+      if (one) add(one, 'chart');
+      tiles.forEach(t => seen.add(t));
+    });
     r.querySelectorAll('button').forEach(e => add(e, 'button'));
     r.querySelectorAll('.js-plotly-plot .nsewdrag').forEach(e => add(e, 'chart'));
   }

@@ -11,7 +11,7 @@ from playwright.sync_api import expect
 
 from dashboard.lab.training import TrainParams
 from tests.browser.drawhelp import ONE, ZERO, matrix_values, stroke, wait_strokes
-from tests.browser.helpers import StreamlitServer, goto_app, wait_idle
+from tests.browser.helpers import TILES, StreamlitServer, goto_app, wait_idle
 from tests.mkrun import train_and_save
 
 # The brief's model: an MLP (64,) on 10,000 real MNIST samples.
@@ -138,26 +138,12 @@ def test_scratch_set_keeps_drawings_and_opens_as_a_dataset(draw_server, page):
 FRESH = ":not([data-stale=true])"
 
 
-def _grid_traces(page) -> list[dict]:
-    page.wait_for_function(
-        "() => { const gd = document.querySelector('.st-key-explore_grid:not([data-stale=true]) .js-plotly-plot');"
-        " return gd && gd._fullData && gd._fullData.some(t => t.name && t.name.endsWith('predictions')); }",
-        timeout=90_000)
-    return page.evaluate(
-        """() => document.querySelector('.st-key-explore_grid:not([data-stale=true]) .js-plotly-plot')
-            ._fullData.map(t => ({name: t.name, text: t.text ? Array.from(t.text) : null,
-                                  customdata: t.customdata ? Array.from(t.customdata) : null}))""")
-
-
 def _badges(page) -> tuple[list[int], list[str]]:
-    """Grid samples in order, and the badge of each (right and wrong ones are two traces)."""
-    traces = _grid_traces(page)
-    samples = [int(v[0] if isinstance(v, list) else v) for v in traces[1]["customdata"]]
-    by_sample = {}
-    for t in traces:
-        if t["name"] in ("predictions", "wrong predictions"):
-            by_sample.update(zip((int(v) for v in t["customdata"] or []), t["text"] or []))
-    return samples, [by_sample[i] for i in samples]
+    """Grid samples in order, and the badge each tile shows."""
+    page.wait_for_function(f"() => document.querySelectorAll('{TILES} .tg-badge').length > 0", timeout=90_000)
+    tiles = page.locator(TILES).evaluate_all(
+        "(ts) => ts.map(t => [Number(t.dataset.sample), (t.querySelector('.tg-badge') || {}).textContent])")
+    return [s for s, _ in tiles], [b for _, b in tiles]
 
 
 def test_explore_badges_and_misclassified_filter(draw_server, page, mnist_test):

@@ -14,8 +14,8 @@ import numpy as np
 from playwright.sync_api import expect
 
 from tests.browser.helpers import (  # noqa: F401 - page helpers shared with the other browser tests
-    FRESH, RANGE, choose, click_plot, no_exception, plot_data, plot_title, range_text, set_number, shoot,
-    goto_app, wait_idle, wait_range,
+    FRESH, RANGE, TILES, choose, click_plot, click_tile, grid_samples, no_exception, plot_data, plot_title,
+    range_text, set_number, shoot, goto_app, wait_grid_starts, wait_idle, wait_range,
 )
 
 LIVE_JS = """() => {
@@ -29,42 +29,30 @@ LIVE_JS = """() => {
 }"""
 
 
-def grid_source(page) -> str:
-    return plot_data(page, "explore_grid")[0]["source"]
-
-
-def grid_samples(page) -> list[int]:
-    return [int(v[0] if isinstance(v, list) else v) for v in plot_data(page, "explore_grid")[1]["customdata"]]
-
-
 # --- the flows ---------------------------------------------------------------------
 
 
 def test_filter_and_page(app_server, page, mnist_train):
     goto_app(page, app_server.url)
     assert range_text(page) == "showing 1–48 of 60,000 images · page 1 of 1,250"
-    first = grid_source(page)
+    wait_grid_starts(page, 0)
     assert grid_samples(page) == list(range(48))
 
     choose(page, "explore_classes", "3")
     page.keyboard.press("Escape")
     threes = np.flatnonzero(mnist_train.labels == 3)
     wait_range(page, rf"^showing 1–48 of {len(threes):,} images of class 3 · page 1 of ")
-    page.wait_for_function("(s) => { const gd = document.querySelector('.st-key-explore_grid:not([data-stale=true]) .js-plotly-plot');"
-                           " return gd && gd._fullData && gd._fullData[0].source !== s; }", arg=first)
-    page1 = grid_source(page)
+    wait_grid_starts(page, int(threes[0]))
     assert grid_samples(page) == threes[:48].tolist()
 
     page.locator(f".st-key-explore_next{FRESH} button").click()
     wait_range(page, rf"^showing 49–96 of {len(threes):,} images of class 3 · page 2 of ")
-    page.wait_for_function("(s) => document.querySelector('.st-key-explore_grid:not([data-stale=true]) .js-plotly-plot')"
-                           "._fullData[0].source !== s", arg=page1)
+    wait_grid_starts(page, int(threes[48]))
     assert grid_samples(page) == threes[48:96].tolist()
 
     page.locator(f".st-key-explore_prev{FRESH} button").click()
     wait_range(page, rf"^showing 1–48 of {len(threes):,} images of class 3 · page 1 of ")
-    page.wait_for_function("(s) => document.querySelector('.st-key-explore_grid:not([data-stale=true]) .js-plotly-plot')"
-                           "._fullData[0].source === s", arg=page1)
+    wait_grid_starts(page, int(threes[0]))
     assert grid_samples(page) == threes[:48].tolist()
     expect(page.locator(f".st-key-explore_prev{FRESH} button")).to_be_disabled()
     no_exception(page)
@@ -74,8 +62,8 @@ def test_filter_and_page(app_server, page, mnist_train):
 def test_inspect_sample(app_server, page, mnist_train):
     goto_app(page, app_server.url)
     range_text(page)
-    # A click on the 6th thumbnail of the first row (sample 5) through the invisible scatter layer.
-    click_plot(page, "explore_grid", 5.5 / 8, 0.5 / 6)  # 8 per row on MNIST, 6 rows of 48
+    # A click on the 6th thumbnail (sample 5).
+    click_tile(page, 5)
     label5 = int(mnist_train.labels[5])
     expect(page.get_by_text(f"sample #5: {label5} (label {label5})")).to_be_visible()
     expect(page.locator(f".st-key-explore_sample{FRESH} input")).to_have_value("5")
@@ -124,9 +112,9 @@ def test_fashion_mnist_class_names(app_server, page):
     expect(page.get_by_text("fashion-mnist (train): 60,000 images of 28x28, 10 classes").first).to_be_visible()
     wait_range(page, r"^showing 1–48 of 60,000 images · page 1 of 1,250")
     expect(page.get_by_text("sample #0: Ankle boot (label 9)")).to_be_visible()
-    page.wait_for_function("() => { const gd = document.querySelector('.st-key-explore_grid:not([data-stale=true]) .js-plotly-plot');"
-                           " return gd && gd._fullData && String(gd._fullData[1].hovertext[1]).includes('T-shirt'); }")
-    hover = plot_data(page, "explore_grid")[1]["hovertext"]
+    page.wait_for_function("(sel) => { const t = document.querySelectorAll(sel)[1];"
+                           " return t && t.title.includes('T-shirt'); }", arg=TILES)
+    hover = page.locator(TILES).evaluate_all("(ts) => ts.map(t => t.title)")
     assert hover[0] == "sample 0: Ankle boot (label 9)" and hover[1] == "sample 1: T-shirt/top (label 0)"
     choose(page, "explore_classes", "Sandal")
     page.keyboard.press("Escape")

@@ -16,20 +16,9 @@ import pytest
 from playwright.sync_api import expect
 
 from tests.browser.helpers import (
-    FRESH, choose, click_plot, goto_app, no_exception, plot_data, wait_idle, wait_range,
+    FRESH, TILES, choose, click_plot, click_tile, goto_app, grid_samples, no_exception, wait_grid_starts, wait_idle,
+    wait_range,
 )
-
-
-def grid_samples(page) -> list[int]:
-    return [int(v[0] if isinstance(v, list) else v) for v in plot_data(page, "explore_grid")[1]["customdata"]]
-
-
-def wait_grid_starts(page, first: int) -> None:
-    page.wait_for_function(
-        "(want) => { const gd = document.querySelector('.st-key-explore_grid:not([data-stale=true]) .js-plotly-plot');"
-        " return gd && gd._fullData && gd._fullData[1] && Number([].concat(gd._fullData[1].customdata[0])[0]) === want; }",
-        arg=first,
-    )
 
 
 def click_button(page, key: str) -> None:
@@ -87,8 +76,9 @@ def test_thumbnail_heatmap_and_number_grid_clicks(app_server, page, mnist_train)
     goto_app(page, app_server.url)
     wait_range(page, r"^showing 1–48 of 60,000")
     # Thumbnail 13 = row 1, column 5 of 8.
-    click_plot(page, "explore_grid", 5.5 / 8, 1.5 / 6)
+    click_tile(page, 13)
     expect(page.locator(f".st-key-explore_sample{FRESH} input")).to_have_value("13")
+    expect(page.locator(f"{TILES}.tg-sel")).to_have_attribute("data-sample", "13")
     label = int(mnist_train.labels[13])
     expect(page.get_by_text(f"sample #13: {label} (label {label})")).to_be_visible()
     # The inspector is in view after the click, and the outline moved to #13.
@@ -139,17 +129,15 @@ def test_nothing_is_cut(app_server, page, width, dataset):
     page.set_viewport_size({"width": width, "height": 900})
     goto_app(page, app_server.url, f"?ds={dataset}&page=1250&sample=59999")
     wait_range(page, r"· page 1,250 of 1,250")
-    page.locator(f".st-key-explore_grid{FRESH} .textpoint text").first.wait_for()
+    wait_grid_starts(page, 59_952)
     wait_idle(page)
-    fit = page.evaluate(
-        """() => { const gd = document.querySelector('.st-key-explore_grid:not([data-stale=true]) .js-plotly-plot');
-             const cols = new Set(Array.from(gd._fullData[1].x)).size;
-             const w = gd.querySelector('.nsewdrag').getBoundingClientRect().width;
-             const texts = [...gd.querySelectorAll('.textpoint text')];
-             return {cell: w / cols, widest: Math.max(...texts.map(t => t.getBoundingClientRect().width)),
-                     sample: texts.map(t => t.textContent).slice(-1)[0]}; }""")
-    assert fit["sample"].startswith("#59999 · "), fit
-    assert fit["widest"] <= fit["cell"] - 2, fit
+    fit = page.locator(TILES).evaluate_all(
+        """(ts) => ts.map(t => { const c = t.querySelector('.tg-cap'), r = c.getBoundingClientRect();
+             return {text: c.textContent, lines: Math.round(r.height / parseFloat(getComputedStyle(c).lineHeight)),
+                     width: r.width, tile: t.getBoundingClientRect().width}; })""")
+    assert fit[-1]["text"].startswith("#59999 · "), fit[-1]
+    # On one line, inside its tile: never cut, never wrapped.
+    assert all(f["lines"] == 1 and f["width"] <= f["tile"] for f in fit), fit
     cut = page.evaluate(
         """() => [...document.querySelectorAll('[data-testid="stMain"] button, [data-testid="stMain"] label,'
                    + ' [data-testid="stSidebar"] button, [data-testid="stSidebar"] label')]
@@ -171,4 +159,46 @@ def test_table_scrolls_to_the_inspected_row(app_server, page):
     page.wait_for_function(
         "() => { const s = document.querySelector('.st-key-explore_table_box .dvn-scroller');"
         " return s && s.scrollTop > 35 * 40; }", timeout=15_000)
+    no_exception(page)
+
+
+def test_a_thumbnail_opens_from_the_keyboard(app_server, page, mnist_train):
+    """Tab reaches the thumbnails (they are buttons); Enter inspects the one in focus."""
+    goto_app(page, app_server.url)
+    wait_grid_starts(page, 0)
+    wait_idle(page)
+    page.locator(TILES).nth(6).focus()
+    page.keyboard.press("Tab")  # the next tile
+    page.keyboard.press("Enter")
+    expect(page.locator(f".st-key-explore_sample{FRESH} input")).to_have_value("7")
+    label = int(mnist_train.labels[7])
+    expect(page.get_by_text(f"sample #7: {label} (label {label})")).to_be_visible()
+    expect(page.locator(f"{TILES}.tg-sel")).to_have_attribute("data-sample", "7")
+    no_exception(page)
+
+
+# When each part of a new tab first appears (performance.now(), from navigation start).
+FIRST_SEEN_JS = """
+window.__seen = {};
+new MutationObserver(() => {
+  const mark = (k, ok) => { if (ok && !(k in window.__seen)) window.__seen[k] = performance.now(); };
+  mark('tiles', [...document.querySelectorAll('.st-key-explore_grid .tg-tile img')].some(i => i.complete));
+  mark('plotly', !!document.querySelector('.js-plotly-plot'));
+  mark('table', !!document.querySelector('[data-testid="stDataFrame"]'));
+}).observe(document, {subtree: true, childList: true, attributes: true});
+"""
+
+
+def test_a_new_tab_shows_the_thumbnails_before_the_charts(app_server, page, mnist_train):
+    """A new tab gets the grid alone first (no Plotly or table script competes with it), then,
+    once the grid reports itself drawn, the heatmap, the other charts and the page table."""
+    page.add_init_script(FIRST_SEEN_JS)
+    page.goto(f"{app_server.url}/?sample=13")
+    heat = page.locator(f".st-key-explore_heatmap{FRESH} .js-plotly-plot")
+    expect(heat).to_be_visible(timeout=60_000)
+    expect(page.locator('[data-testid="stDataFrame"]')).to_be_visible()
+    seen = page.evaluate("window.__seen")
+    assert seen["tiles"] < seen["plotly"] and seen["tiles"] < seen["table"], seen
+    assert page.evaluate("() => document.querySelector('.st-key-explore_heatmap .js-plotly-plot').layout.meta.sample") == 13
+    assert grid_samples(page) == list(range(48))
     no_exception(page)

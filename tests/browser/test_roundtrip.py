@@ -14,7 +14,8 @@ import numpy as np
 from playwright.sync_api import expect
 
 from tests.browser.helpers import (
-    FRESH, choose, click_plot, goto_app, no_exception, plot_data, wait_idle, wait_range,
+    FRESH, choose, click_plot, click_tile, goto_app, grid_samples, no_exception, wait_grid_starts,
+    wait_idle, wait_range,
 )
 
 NAV = '.st-key-app_nav a'
@@ -23,10 +24,6 @@ NAV = '.st-key-app_nav a'
 def go(page, title: str) -> None:
     page.locator(NAV, has_text=title).first.click()
     wait_idle(page)
-
-
-def grid_samples(page) -> list[int]:
-    return [int(v[0] if isinstance(v, list) else v) for v in plot_data(page, "explore_grid")[1]["customdata"]]
 
 
 def assert_view(page, sevens: np.ndarray, scale: str = "0–1") -> None:
@@ -42,11 +39,7 @@ def assert_view(page, sevens: np.ndarray, scale: str = "0–1") -> None:
     expect(page.get_by_text(re.compile(r"pixel row 10, column 12 → index 10×28\+12 = 292"))).to_be_visible()
     expect(page.locator(f".st-key-value_scale{FRESH} label:has(input:checked)")).to_have_text(scale)
     expect(page.locator(f".st-key-colorscale{FRESH} input")).to_have_value("Viridis")
-    page.wait_for_function(
-        "(want) => { const gd = document.querySelector('.st-key-explore_grid:not([data-stale=true]) .js-plotly-plot');"
-        " return gd && gd._fullData && gd._fullData[1] && Array.from(gd._fullData[1].customdata).map(Number)[0] === want; }",
-        arg=int(sevens[192]),
-    )
+    wait_grid_starts(page, int(sevens[192]))
     assert grid_samples(page) == sevens[192:240].tolist()
 
 
@@ -62,7 +55,7 @@ def build_view(page, mnist_train) -> np.ndarray:
     wait_idle(page)
     # Sample 1719 is a 7 on page 5: click its thumbnail (8 per row).
     pos = int(np.flatnonzero(sevens[192:240] == 1719)[0])
-    click_plot(page, "explore_grid", (pos % 8 + 0.5) / 8, (pos // 8 + 0.5) / 6)
+    click_tile(page, pos)
     expect(page.locator(f".st-key-explore_sample{FRESH} input")).to_have_value("1719")
     wait_idle(page)
     # Pixel (10, 12): a click on the heatmap cell.

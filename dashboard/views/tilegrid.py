@@ -1,0 +1,152 @@
+"""Explore's thumbnail grid: a small ``st.components.v2`` component of image buttons.
+
+The grid used to be a Plotly figure (one image, one invisible click layer). A page
+opened in a new tab could not show it before Plotly's 4.7 MB script had been
+fetched and compiled: 2.4 s on this machine before the first thumbnail, for a
+grid that needs none of Plotly. Here each thumbnail is a ``<button>`` holding an
+``<img>`` (a small PNG data URI, scaled up by the browser with
+``image-rendering: pixelated``), its caption and, with a run chosen, its
+prediction badge. A click, or Enter / Space on a focused tile, sends the sample's
+index as a one-shot trigger value; the tile is outlined at once, before the
+server answers. Text reaches the DOM through ``textContent`` only: class names
+may come from a user's file.
+
+The styles are not isolated in a shadow root (every class is prefixed ``tg-``),
+so the page's own tests and the crawler find the tiles as ordinary buttons.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
+
+import streamlit as st
+
+_HTML = '<div class="tg-grid" role="group" aria-label="Thumbnails: click one to inspect it"></div>'
+
+_CSS = """
+.tg-grid { display: grid; gap: 6px 4px; align-items: start; }
+.tg-tile { position: relative; display: flex; flex-direction: column; align-items: center; gap: 1px;
+           min-width: 0; margin: 0; padding: 2px; border: 2px solid transparent; border-radius: 5px;
+           background: #fff; color: #222; font: inherit; cursor: pointer; }
+.tg-tile:hover { border-color: #c8c8c8; }
+.tg-tile:focus-visible { outline: 2px solid #1c83e1; outline-offset: 1px; }
+.tg-tile.tg-sel { border-color: #ff3030; }
+.tg-tile img { display: block; width: 100%; height: auto; image-rendering: pixelated; }
+.tg-cap { max-width: 100%; line-height: 1.25; text-align: center; overflow-wrap: anywhere; }
+.tg-badge { position: absolute; top: 4px; left: 4px; padding: 0 3px; border-radius: 3px;
+            font-size: 10px; font-weight: 600; line-height: 1.35; background: rgba(0, 0, 0, 0.7); }
+"""
+
+# Called on every render with fresh `data`. The tiles are rebuilt only when they change
+# (a selection alone moves the outline), so images are not decoded again on every rerun.
+_JS = """
+export default function (component) {
+  const { parentElement, data, setTriggerValue } = component;
+  const grid = parentElement.querySelector('.tg-grid');
+  const tiles = data.tiles || [];
+  const sig = JSON.stringify([data.cols, data.font, data.right, data.wrong, tiles]);
+  if (grid.__sig !== sig) {
+    grid.__sig = sig;
+    grid.style.gridTemplateColumns = `repeat(${data.cols}, minmax(0, 1fr))`;
+    const made = tiles.map((t) => {
+      const b = document.createElement('button');
+      b.type = 'button'; b.className = 'tg-tile'; b.dataset.sample = String(t.v);
+      b.title = t.hover; b.setAttribute('aria-label', t.hover);
+      const img = document.createElement('img');
+      img.src = t.src; img.alt = ''; img.draggable = false;
+      img.style.aspectRatio = `${t.w} / ${t.h}`;
+      const cap = document.createElement('span');
+      cap.className = 'tg-cap'; cap.textContent = t.cap; cap.style.fontSize = data.font + 'px';
+      b.append(img, cap);
+      if (t.badge) {
+        const badge = document.createElement('span');
+        badge.className = 'tg-badge' + (t.wrong ? ' tg-wrong' : '');
+        badge.style.color = t.wrong ? data.wrong : data.right;
+        badge.textContent = t.badge;
+        b.append(badge);
+      }
+      return b;
+    });
+    grid.replaceChildren(...made);
+  }
+  const mark = (v) => grid.querySelectorAll('.tg-tile').forEach(
+    (b) => b.classList.toggle('tg-sel', b.dataset.sample === String(v)));
+  mark(data.selected);
+  // Asked to (the page's first, light run): say when the tiles are on screen, once.
+  if (data.ready && !grid.__ready) {
+    grid.__ready = true;
+    requestAnimationFrame(() => setTimeout(() => setTriggerValue('ready', true), 0));
+  }
+  grid.onclick = (e) => {
+    const b = e.target.closest('.tg-tile');
+    if (!b || !grid.contains(b)) return;
+    mark(b.dataset.sample);  // outlined now; the inspector follows when the server answers
+    setTriggerValue('clicked', Number(b.dataset.sample));
+  };
+}
+"""
+
+_grid = st.components.v2.component("dashboard.tilegrid", html=_HTML, css=_CSS, js=_JS, isolate_styles=False)
+
+
+def tile_grid(
+    *,
+    key: str,
+    tiles: Sequence[Mapping[str, Any]],
+    cols: int,
+    selected: int | None,
+    font_px: float,
+    on_click: Callable[[], None],
+    on_ready: Callable[[], None] | None = None,
+    right_colour: str = "#4ade80",
+    wrong_colour: str = "#ff5c5c",
+) -> Any:
+    """Mount the grid; ``on_click`` runs when a tile is clicked (read it with :func:`clicked`).
+
+    Parameters
+    ----------
+    key : str
+        Widget key; ``st.session_state[key]`` holds the click in the callback.
+    tiles : sequence of mapping
+        One per thumbnail, in order: ``v`` (the sample index), ``src`` (PNG data
+        URI), ``w`` and ``h`` (the image's size, for its aspect ratio), ``cap``
+        (caption), ``hover`` (tooltip and accessible name), and optionally
+        ``badge`` (text) and ``wrong`` (bool, the badge's colour).
+    cols : int
+        Thumbnails per row.
+    selected : int or None
+        Sample index to outline.
+    font_px : float
+        Caption font size.
+    on_click : callable
+        Called (as a Streamlit callback) after a click.
+    on_ready : callable, optional
+        Called once the tiles have been painted in the browser (the first frame
+        after they were put in the page).
+    right_colour, wrong_colour : str
+        Badge text colours (on a dark badge) for right and wrong predictions.
+    """
+    data = {
+        "tiles": list(tiles), "cols": int(cols), "font": float(font_px),
+        "selected": None if selected is None else int(selected),
+        "right": right_colour, "wrong": wrong_colour, "ready": on_ready is not None,
+    }
+    return _grid(key=key, data=data, on_clicked_change=on_click, on_ready_change=on_ready or (lambda: None))
+
+
+def clicked(value: object, shown: Sequence[int]) -> int | None:
+    """The sample a click sent, if it is one of the tiles ``shown``; None otherwise.
+
+    ``value`` is the grid's session-state value (or its result): what the browser
+    sent is checked, never trusted.
+    """
+    if isinstance(value, Mapping):
+        got = value.get("clicked")
+    else:
+        got = getattr(value, "clicked", None)
+    if isinstance(got, bool) or not isinstance(got, int | float) or not math.isfinite(got) or got != int(got):
+        return None
+    sample = int(got)
+    return sample if sample in {int(s) for s in shown} else None
