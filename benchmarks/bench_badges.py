@@ -11,7 +11,7 @@ time ``AppTest.run()`` (the browser fragment's rerun), first with no run
 chosen, then with a real MNIST run (an MLP (64,) trained here on 10,000
 samples) whose predictions are already cached, alternating sides in rounds so
 that a change in the machine's load hits both alike. Plus the in-process cost
-of the badge pieces alone (grid figure with badges vs without, both to JSON).
+of the badge pieces alone (the grid's tiles with badges vs without, both to JSON).
 Target: badges add <= 20% to the page-change time.
 
 The machine is shared: the load average is recorded. Printed and written to
@@ -52,11 +52,9 @@ def main() -> None:
     base = Path(tempfile.mkdtemp(prefix="bench-badges-"))
     os.environ["DASHBOARD_RUNS_DIR"] = str(base / "runs")
     os.environ["DASHBOARD_CACHE_DIR"] = str(base / "cache")
-    import plotly.io
     from streamlit.testing.v1 import AppTest
 
     from dashboard.data.loading import load_dataset
-    from dashboard.explore import thumbnails
     from dashboard.lab.predictions import PredictionCache
     from dashboard.lab.runs import RunStore
     from dashboard.lab.training import TrainParams
@@ -68,22 +66,17 @@ def main() -> None:
                          TrainParams(hidden=(64,), epochs=5, train_size=10_000, batch_size=100, seed=0))
     load_start = os.getloadavg()
 
-    # In-process: the grid figure of one 96-sample page, with and without badges, to JSON.
+    # In-process: the tiles of one 96-sample page, with and without badges, to JSON.
     overlay = mo.Overlay(run, PredictionCache(RunStore(base / "runs"), base / "cache" / "predictions").get(run.run_id, train))
     from dashboard.views import explore as ex
 
-    def explore_grid(idx):  # the figure as Explore's _grid makes it
-        return thumbnails.tiles_figure(train.images[idx], ex.captions(idx, train.labels, train.class_names),
-                                       customdata=idx.tolist(), cols=ex.grid_columns(train.class_names))
-
     plain_ms, badge_ms = [], []
-    cols = ex.grid_columns(train.class_names)
     for p in range(args.n + 3):
         idx = np.arange(p * PAGE, (p + 1) * PAGE)
         t0 = time.perf_counter()
-        plotly.io.to_json(explore_grid(idx), validate=False)
+        json.dumps(ex.grid_tiles(train, idx))
         t1 = time.perf_counter()
-        plotly.io.to_json(mo.add_badges(explore_grid(idx), train, overlay, idx, cols=cols), validate=False)
+        json.dumps(ex.grid_tiles(train, idx, overlay))
         t2 = time.perf_counter()
         if p >= 3:
             plain_ms.append((t1 - t0) * 1000)
@@ -123,8 +116,8 @@ def main() -> None:
         "added_fraction_median": round(added, 3),
         "target_added_fraction": TARGET,
         "within_target": bool(added <= TARGET),
-        "grid_figure_json_without": stats(plain_ms),
-        "grid_figure_json_with_badges": stats(badge_ms),
+        "grid_tiles_json_without": stats(plain_ms),
+        "grid_tiles_json_with_badges": stats(badge_ms),
         "load_avg_start": [round(x, 2) for x in load_start],
         "load_avg_end": [round(x, 2) for x in os.getloadavg()],
         "cpus": os.cpu_count(),
