@@ -145,6 +145,41 @@ def _resolve(data):
     return data
 
 
+_M_TRIM_THRESHOLD, _M_MMAP_THRESHOLD = -1, -3  # glibc's mallopt parameters
+
+
+@contextlib.contextmanager
+def _glibc_malloc_for_numpy() -> Iterator[None]:
+    """Undo, for one task, the malloc setting a Dask worker is started with.
+
+    Dask's nanny starts workers with ``MALLOC_TRIM_THRESHOLD_=65536``; setting it fixes
+    glibc's mmap threshold at 128 KB, so every mini-batch array is a fresh ``mmap`` whose
+    pages fault in again: training ran 2.3x slower on a Dask worker than on a loky one
+    (1.43 s against 0.61 s for one configuration, measured). The worker's own values are
+    put back afterwards: it may serve other work.
+    """
+    trim = os.environ.get("MALLOC_TRIM_THRESHOLD_")
+    try:
+        import ctypes
+
+        mallopt = ctypes.CDLL(None).mallopt  # glibc only; elsewhere nothing to undo
+    except (OSError, AttributeError):
+        mallopt = None
+    if trim is None or mallopt is None:
+        yield
+        return
+    mallopt(_M_MMAP_THRESHOLD, 32 * 2**20)
+    mallopt(_M_TRIM_THRESHOLD, 64 * 2**20)
+    try:
+        yield
+    finally:
+        mallopt(_M_MMAP_THRESHOLD, 128 * 2**10)  # glibc's default, where the variable fixed it
+        try:
+            mallopt(_M_TRIM_THRESHOLD, int(trim))
+        except ValueError:
+            pass
+
+
 def train_config(params: dict, data) -> dict:
     """Train one configuration (runs on a worker of any engine) and return everything to save.
 
@@ -167,7 +202,7 @@ def train_config(params: dict, data) -> dict:
 
     t0 = time.perf_counter()
     train, test = _resolve(data)
-    with threadpool_limits(limits=1):
+    with threadpool_limits(limits=1), _glibc_malloc_for_numpy():
         trainer = Trainer(TrainParams.from_dict(params), train)
         history = list(trainer.run())
         train_seconds = time.perf_counter() - t0
