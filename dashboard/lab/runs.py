@@ -31,7 +31,6 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 import numpy as np
-import skops.io as sio
 from sklearn.linear_model import SGDClassifier
 from sklearn.neural_network import MLPClassifier
 
@@ -42,6 +41,14 @@ from dashboard.lab.training import EpochReport, TestMetrics, TrainParams
 ENV_RUNS_DIR = "DASHBOARD_RUNS_DIR"
 RUN_FILE = "run.json"
 MODEL_FILE = "model.skops"
+
+
+def _skops():
+    """``skops.io``, imported on first use: it imports all of scikit-learn (~0.9 s), which a
+    sweep's worker process, importing this module only to train, would pay at every start."""
+    import skops.io
+
+    return skops.io
 TEST_FILE = "test.npz"
 FORMAT_VERSION = 1
 _TMP_PREFIX = ".tmp-"
@@ -439,7 +446,7 @@ class RunStore:
                 info["corrections"] = dict(corrections)
             if test_corrections:  # scored on a corrected test split: another "test accuracy"
                 info["test_corrections"] = dict(test_corrections)
-            sio.dump(model, tmp / MODEL_FILE)
+            _skops().dump(model, tmp / MODEL_FILE)
             np.savez(tmp / TEST_FILE, predictions=metrics.predictions, probabilities=metrics.probabilities)
             _write_json(tmp / RUN_FILE, info)
             _fsync_dir(tmp)
@@ -501,7 +508,7 @@ class RunStore:
         """The run's model, loaded with skops trusting only :data:`TRUSTED_TYPES`."""
         path = self._path(run_id) / MODEL_FILE
         try:
-            model = sio.load(path, trusted=TRUSTED_TYPES)
+            model = _skops().load(path, trusted=TRUSTED_TYPES)
         except FileNotFoundError:
             raise DataError(f"run {run_id} has no {MODEL_FILE}") from None
         except Exception as exc:  # skops raises many types on bad or untrusted files
