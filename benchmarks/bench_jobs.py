@@ -3,7 +3,7 @@
 Usage (from the project root)::
 
     .venv/bin/python -m benchmarks.bench_jobs            # every part
-    .venv/bin/python -m benchmarks.bench_jobs worker sweep memory estimate
+    .venv/bin/python -m benchmarks.bench_jobs worker sweep sweep_large sweep_full memory estimate
 
 Run it with ``DASHBOARD_JOB_NICE=0`` to compare throughput: a niced worker yields the CPU to
 anything else on a shared machine, which is its purpose in the app but not what is measured here.
@@ -97,16 +97,18 @@ def bench_sweep(tmp: Path, train_size: int = 4000, epochs: int = 3, key: str = "
     """8 configurations: one after the other in this process, on loky with 2 processes, on a 2-worker Dask LocalCluster."""
     from dask.distributed import Client, LocalCluster
 
-    from dashboard.lab.sweep import run_sweep, train_config
+    from dashboard.lab.sweep import run_sweep
 
     train, test = load_dataset("mnist", "train"), load_dataset("mnist", "test")
     configs = _sweep_configs(train_size, epochs)
     out: dict = {"configs": len(configs), "train_size": train_size, "epochs": epochs, "cores": os.cpu_count(),
                  "load_before": _load()}
-    t0 = time.perf_counter()
-    for c in configs:
-        train_config(c.to_dict(), (train, test))
-    out["sequential_seconds"] = round(time.perf_counter() - t0, 2)
+    # The same sweep in this process, one configuration after the other (runs saved too).
+    out["sequential_seconds"] = round(run_sweep(configs, train, test, RunStore(tmp / "runs-sequential"), n_jobs=1,
+                                                arrays_root=tmp / "arrays")["seconds"], 2)
+    from joblib.externals.loky import get_reusable_executor
+
+    get_reusable_executor().shutdown(wait=True)  # cold, as a sweep job's fresh process starts it
     out["loky_seconds"] = round(run_sweep(configs, train, test, RunStore(tmp / "runs-loky"), n_jobs=2,
                                           arrays_root=tmp / "arrays")["seconds"], 2)
     with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=":0") as cluster, \
@@ -191,7 +193,12 @@ def bench_sweep_large(tmp: Path) -> None:
     bench_sweep(tmp, train_size=12000, epochs=4, key="sweep_8_configs_larger")
 
 
-PARTS = {"worker": bench_worker, "sweep": bench_sweep, "sweep_large": bench_sweep_large, "memory": bench_memory, "estimate": bench_estimate}
+def bench_sweep_full(tmp: Path) -> None:
+    """The same on the whole MNIST train split, 5 epochs: a sweep of the size a user runs."""
+    bench_sweep(tmp, train_size=0, epochs=5, key="sweep_8_configs_full")
+
+
+PARTS = {"worker": bench_worker, "sweep": bench_sweep, "sweep_large": bench_sweep_large, "sweep_full": bench_sweep_full, "memory": bench_memory, "estimate": bench_estimate}
 
 
 def main(argv: list[str] | None = None) -> int:
