@@ -16,7 +16,6 @@ again: page switches, Back/Forward, reload and a copied link all restore it.
 
 from __future__ import annotations
 
-import time
 from dataclasses import replace
 from functools import partial
 
@@ -291,21 +290,18 @@ def grid_tiles(ds: Dataset, page_indices: np.ndarray, overlay: model_overlay.Ove
     return tiles
 
 
-def _on_grid_ready() -> None:
-    """The light first page's thumbnails are on screen: draw the whole page."""
+def _on_grid_painted() -> None:
+    """The light first page's thumbnails are on screen: the rerun this ends draws the whole page."""
     st.session_state[K_OPENED] = True
-    st.session_state[K_APP_RERUN] = True  # the grid sits in the fragment; the charts outside it
 
 
-def _grid(ds: Dataset, page_indices: np.ndarray, sample: int, overlay: model_overlay.Overlay | None = None,
-          *, light: bool = False) -> None:
+def _grid(ds: Dataset, page_indices: np.ndarray, sample: int, overlay: model_overlay.Overlay | None = None) -> None:
     tiles = grid_tiles(ds, page_indices, overlay)
     st.session_state[K_GRID_SHOWN] = [t["v"] for t in tiles]  # what a click may name
     with st.container(key=K_GRID):
         tilegrid.tile_grid(
             key=K_GRID_TILES, tiles=tiles, cols=grid_columns(ds.class_names), selected=sample,
             font_px=caption_font(max(len(t["cap"]) for t in tiles)), on_click=_on_grid_click,
-            on_ready=_on_grid_ready if light else None,
             right_colour=model_overlay.RIGHT_COLOUR, wrong_colour=model_overlay.WRONG_COLOUR,
         )
 
@@ -369,7 +365,7 @@ def _browser(table_area, overlay: model_overlay.Overlay | None = None) -> None:
 
     sample = int(state.get(K_SAMPLE, 0))
     if len(page.indices):
-        _grid(ds, page.indices, sample, overlay, light=table_area is None)
+        _grid(ds, page.indices, sample, overlay)
         st.caption("Click a thumbnail to inspect it.")
     else:
         st.info("No sample matches the filter.")
@@ -377,7 +373,7 @@ def _browser(table_area, overlay: model_overlay.Overlay | None = None) -> None:
     pixel_k = figures.flat_index(int(state[K_ROW]), int(state[K_COL]), ds.shape[1])
     if table_area is None:  # the first, light run of a session (see page())
         if not len(page.indices):
-            _on_grid_ready()  # no grid to wait for
+            _on_grid_painted()  # no grid to wait for
             st.rerun(scope="app")
         _save(ds)
         return
@@ -527,14 +523,6 @@ def _details(ds: Dataset) -> None:
         st.code(frames.vector_text(image, scale, index=k), language=None, wrap_lines=True)
 
 
-@st.fragment(run_every=1.0)
-def _draw_rest_soon(since: float) -> None:
-    """The light first page's fallback: if the grid has not said it is drawn 3 s on, draw all."""
-    if not st.session_state.get(K_OPENED) and time.monotonic() - since > 3.0:
-        st.session_state[K_OPENED] = True
-        st.rerun(scope="app")
-
-
 def page() -> None:
     """The Explore page."""
     ds = shell.current_dataset()
@@ -558,12 +546,11 @@ def page() -> None:
     # no chart or table. Plotly's script (4.7 MB), the data grid's (1.2 MB) and the code view's
     # (1.5 MB) compile on the browser's one main thread: arriving with the grid, they held its
     # first paint back from ~1.5 s to ~4.5 s on a 2-core machine (a rerun started at once still
-    # lost that race). The grid says when its tiles are on screen, and that draws the rest
-    # (a timer does, should that word never come). Only with a browser on the other end
-    # (it sends headers): a script run without one (AppTest) draws the whole page at once.
+    # lost that race). A hidden watcher says when the tiles are on screen (or 3 s have passed),
+    # and the rerun that starts draws the rest; it sits outside the grid's fragment (see
+    # tilegrid.when_painted). Only with a browser on the other end (it sends headers): a
+    # script run without one (AppTest) draws the whole page at once.
     light = bool(st.context.headers) and not st.session_state.get(K_OPENED)
-    if light:
-        _draw_rest_soon(time.monotonic())
     if not inspect_first:
         with grid_col:
             browser(None if light else table_area, overlay)
@@ -573,6 +560,8 @@ def page() -> None:
         with grid_col:
             browser(None if light else table_area, overlay)
     if light:
+        # Last on the page: until its hiding style arrives, its empty place shifts nothing.
+        tilegrid.when_painted(selector=f".st-key-{K_GRID} .tg-tile img", on_painted=_on_grid_painted)
         return
     with details_area:
         if overlay is not None:

@@ -74,11 +74,6 @@ export default function (component) {
   const mark = (v) => grid.querySelectorAll('.tg-tile').forEach(
     (b) => b.classList.toggle('tg-sel', b.dataset.sample === String(v)));
   mark(data.selected);
-  // Asked to (the page's first, light run): say when the tiles are on screen, once.
-  if (data.ready && !grid.__ready) {
-    grid.__ready = true;
-    requestAnimationFrame(() => setTimeout(() => setTriggerValue('ready', true), 0));
-  }
   grid.onclick = (e) => {
     const b = e.target.closest('.tg-tile');
     if (!b || !grid.contains(b)) return;
@@ -99,7 +94,6 @@ def tile_grid(
     selected: int | None,
     font_px: float,
     on_click: Callable[[], None],
-    on_ready: Callable[[], None] | None = None,
     right_colour: str = "#4ade80",
     wrong_colour: str = "#ff5c5c",
 ) -> Any:
@@ -122,18 +116,56 @@ def tile_grid(
         Caption font size.
     on_click : callable
         Called (as a Streamlit callback) after a click.
-    on_ready : callable, optional
-        Called once the tiles have been painted in the browser (the first frame
-        after they were put in the page).
     right_colour, wrong_colour : str
         Badge text colours (on a dark badge) for right and wrong predictions.
     """
     data = {
         "tiles": list(tiles), "cols": int(cols), "font": float(font_px),
         "selected": None if selected is None else int(selected),
-        "right": right_colour, "wrong": wrong_colour, "ready": on_ready is not None,
+        "right": right_colour, "wrong": wrong_colour,
     }
-    return _grid(key=key, data=data, on_clicked_change=on_click, on_ready_change=on_ready or (lambda: None))
+    return _grid(key=key, data=data, on_clicked_change=on_click)
+
+
+# Polls each frame until every image `data.selector` finds is decoded (or `data.timeout` ms
+# have passed), then sends one trigger after that frame is painted.
+_PAINTED_JS = """
+export default function (component) {
+  const { parentElement, data, setTriggerValue } = component;
+  if (parentElement.__watching) return;
+  parentElement.__watching = true;
+  const t0 = performance.now();
+  const check = () => {
+    const imgs = [...document.querySelectorAll(data.selector)];
+    if ((imgs.length && imgs.every((i) => i.complete)) || performance.now() - t0 > data.timeout) {
+      requestAnimationFrame(() => setTimeout(() => setTriggerValue('painted', true), 0));
+    } else {
+      requestAnimationFrame(check);
+    }
+  };
+  requestAnimationFrame(check);
+}
+"""
+
+_painted = st.components.v2.component(
+    "dashboard.painted", html="<span hidden></span>", js=_PAINTED_JS,
+    css=".st-key-tilegrid_painted { display: none; }", isolate_styles=False,
+)
+
+
+def when_painted(*, selector: str, on_painted: Callable[[], None], timeout_ms: int = 3000) -> None:
+    """Call ``on_painted`` (a whole-app rerun) once the images ``selector`` finds are on screen.
+
+    Mount it outside any fragment: a trigger from a widget inside one reruns only that
+    fragment, and a fragment rerun that reaches the browser after the user has switched
+    pages adds its elements to the new page's tree, which Streamlit's frontend cannot
+    apply ("Bad delta path index"): the page went blank. A widget outside fragments
+    reruns the app, whichever page it is on by then. After ``timeout_ms`` it calls back
+    anyway. Hidden: it draws nothing.
+    """
+    with st.container(key="tilegrid_painted"):
+        _painted(key="tilegrid_painted_watch", data={"selector": selector, "timeout": int(timeout_ms)},
+                 on_painted_change=on_painted)
 
 
 def clicked(value: object, shown: Sequence[int]) -> int | None:

@@ -156,6 +156,11 @@ def goto_app(page, url: str, path: str = "") -> None:
     page.goto(f"{url}/{path}")
     page.locator('.st-key-app_nav').wait_for(timeout=90_000)
     wait_idle(page, 90_000)
+    # A session's first Explore page comes in two steps (the grid, then the rest, once the
+    # browser says the grid is painted): the tests act on the whole page, as a user mostly
+    # does. tests/browser/test_explore_clicks.py covers leaving the page between the two.
+    page.wait_for_function("() => !document.querySelector('.st-key-tilegrid_painted')", timeout=60_000)
+    wait_idle(page, 90_000)
 
 
 

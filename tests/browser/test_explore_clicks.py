@@ -202,3 +202,26 @@ def test_a_new_tab_shows_the_thumbnails_before_the_charts(app_server, page, mnis
     assert page.evaluate("() => document.querySelector('.st-key-explore_heatmap .js-plotly-plot').layout.meta.sample") == 13
     assert grid_samples(page) == list(range(48))
     no_exception(page)
+
+
+@pytest.mark.parametrize("wait_ms", [0, 900])
+def test_leaving_explore_while_its_first_page_is_light_keeps_the_next_page(app_server, page, wait_ms):
+    """A session's first Explore page is light, and a signal from the browser draws the rest. A
+    user who switches pages before or while that signal arrives must get the new page whole.
+    The signal once came from inside the grid's fragment: when the fragment rerun it started
+    reached the browser after a switch, its elements went into the Train page's tree ("Bad
+    delta path index") and the whole app went blank. That was a race (2 of 9 runs of the
+    Train page's reload test); this walks the same path at two moments."""
+    goto_app(page, app_server.url, "train")
+    page.locator(".st-key-app_nav a", has_text="Explore").click()
+    page.locator(".tg-tile").first.wait_for(timeout=60_000)
+    page.wait_for_timeout(wait_ms)
+    page.locator(".st-key-app_nav a", has_text="Train").click()
+    page.wait_for_timeout(3500)  # past the light page's 3 s fallback
+    wait_idle(page)
+    expect(page.locator(f".st-key-train_epochs{FRESH} input")).to_be_visible()
+    expect(page.locator(".st-key-app_nav a", has_text="Explore")).to_be_visible()
+    no_exception(page)
+    page.locator(".st-key-app_nav a", has_text="Explore").click()
+    expect(page.locator(f".st-key-explore_heatmap{FRESH} .js-plotly-plot")).to_be_visible(timeout=60_000)
+    no_exception(page)
