@@ -128,20 +128,52 @@ def tile_grid(
 
 
 # Polls each frame until every image `data.selector` finds is decoded (or `data.timeout` ms
-# have passed), then sends one trigger after that frame is painted.
+# have passed), then sends one trigger after that frame is painted. That trigger's rerun
+# names the page the watcher is on: sent after the user has asked for another page (a link,
+# Back) it would bring them back here. So the watcher stops for good when a link to another
+# page is clicked or the address changes, and otherwise sends only at a quiet moment: no
+# click, key or drop for `data.quiet` ms, no script running, not stale.
 _PAINTED_JS = """
 export default function (component) {
   const { parentElement, data, setTriggerValue } = component;
   if (parentElement.__watching) return;
   parentElement.__watching = true;
   const t0 = performance.now();
-  const check = () => {
+  const path = window.location.pathname;
+  let input = -Infinity;
+  let leaving = false;
+  const touched = () => { input = performance.now(); };
+  // A link to another page of the app: the address changes only when the server answers.
+  const followed = (e) => {
+    const a = e.target instanceof Element && e.target.closest('a[href]');
+    if (a && a.target !== '_blank' && new URL(a.href, window.location.href).pathname !== path) leaving = true;
+  };
+  const kinds = ['pointerdown', 'keydown', 'change', 'drop'];
+  kinds.forEach((k) => document.addEventListener(k, touched, true));
+  document.addEventListener('click', followed, true);
+  window.addEventListener('popstate', touched);
+  const stop = () => {
+    kinds.forEach((k) => document.removeEventListener(k, touched, true));
+    document.removeEventListener('click', followed, true);
+    window.removeEventListener('popstate', touched);
+  };
+  const gone = () => leaving || !parentElement.isConnected || window.location.pathname !== path;
+  const painted = () => {
     const imgs = [...document.querySelectorAll(data.selector)];
-    if ((imgs.length && imgs.every((i) => i.complete)) || performance.now() - t0 > data.timeout) {
-      requestAnimationFrame(() => setTimeout(() => setTriggerValue('painted', true), 0));
-    } else {
-      requestAnimationFrame(check);
-    }
+    return (imgs.length && imgs.every((i) => i.complete)) || performance.now() - t0 > data.timeout;
+  };
+  const quiet = () => performance.now() - input > data.quiet
+    && !parentElement.closest('[data-stale="true"]')
+    && !document.querySelector('[data-testid="stStatusWidget"]');
+  const check = () => {
+    if (gone()) { stop(); return; }
+    if (!(painted() && quiet())) { requestAnimationFrame(check); return; }
+    requestAnimationFrame(() => setTimeout(() => {
+      if (gone()) { stop(); return; }
+      if (!quiet()) { requestAnimationFrame(check); return; }
+      stop();
+      setTriggerValue('painted', true);
+    }, 0));
   };
   requestAnimationFrame(check);
 }
@@ -153,7 +185,9 @@ _painted = st.components.v2.component(
 )
 
 
-def when_painted(*, selector: str, on_painted: Callable[[], None], timeout_ms: int = 3000) -> None:
+def when_painted(
+    *, selector: str, on_painted: Callable[[], None], timeout_ms: int = 3000, quiet_ms: int = 1000
+) -> None:
     """Call ``on_painted`` (a whole-app rerun) once the images ``selector`` finds are on screen.
 
     Mount it outside any fragment: a trigger from a widget inside one reruns only that
@@ -161,10 +195,14 @@ def when_painted(*, selector: str, on_painted: Callable[[], None], timeout_ms: i
     pages adds its elements to the new page's tree, which Streamlit's frontend cannot
     apply ("Bad delta path index"): the page went blank. A widget outside fragments
     reruns the app, whichever page it is on by then. After ``timeout_ms`` it calls back
-    anyway. Hidden: it draws nothing.
+    anyway. It never calls back once a link to another page has been clicked or the
+    browser's address has changed (the user is leaving), nor within ``quiet_ms`` of the user's last click, key press or drop, nor
+    while a script runs: the rerun it starts names this page, and arriving just after the
+    user's own request it would win over it (a Train link clicked at that moment showed
+    Explore again). Hidden: it draws nothing.
     """
     with st.container(key="tilegrid_painted"):
-        _painted(key="tilegrid_painted_watch", data={"selector": selector, "timeout": int(timeout_ms)},
+        _painted(key="tilegrid_painted_watch", data={"selector": selector, "timeout": int(timeout_ms), "quiet": int(quiet_ms)},
                  on_painted_change=on_painted)
 
 

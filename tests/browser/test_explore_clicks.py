@@ -225,3 +225,54 @@ def test_leaving_explore_while_its_first_page_is_light_keeps_the_next_page(app_s
     page.locator(".st-key-app_nav a", has_text="Explore").click()
     expect(page.locator(f".st-key-explore_heatmap{FRESH} .js-plotly-plot")).to_be_visible(timeout=60_000)
     no_exception(page)
+
+
+# Until the test lifts it, no image says it is decoded: the light page's watcher waits.
+_GATE_IMAGES = """
+(() => {
+  const d = Object.getOwnPropertyDescriptor(HTMLImageElement.prototype, 'complete');
+  window.__gateImages = true;
+  Object.defineProperty(HTMLImageElement.prototype, 'complete', {
+    configurable: true, get() { return !window.__gateImages && d.get.call(this); },
+  });
+})()
+"""
+
+
+def test_a_page_link_clicked_while_the_light_page_waits_for_its_paint_wins(app_server, page):
+    """The light first page's watcher sends a rerun of Explore once the tiles are painted.
+    Sent after the user clicked another page's link but before the server's answer to that
+    click reached the browser, it came second and won: Explore again instead of Train (CI,
+    1 run in 7 of the Train page's reload test). Here that order is forced: the tiles report
+    no paint until after the click, and the server's messages are held back for 2 s after it."""
+    held: dict = {"on": False, "queue": []}
+    sockets: list = []
+
+    def relay(ws):
+        server = ws.connect_to_server()
+        sockets.append(ws)
+        server.on_message(lambda m: held["queue"].append(m) if held["on"] else ws.send(m))
+
+    page.route_web_socket(re.compile(r"/_stcore/stream$"), relay)
+    page.add_init_script(_GATE_IMAGES)
+    goto_app(page, app_server.url, "train")
+    page.locator(".st-key-app_nav a", has_text="Explore").click()
+    page.locator(".tg-tile img").first.wait_for(timeout=60_000)
+    wait_idle(page)
+    expect(page.locator(".st-key-tilegrid_painted")).to_have_count(1)  # still waiting for the paint
+
+    held["on"] = True
+    page.locator(".st-key-app_nav a", has_text="Train").click()
+    page.evaluate("() => { window.__gateImages = false; }")  # painted now, after the click
+    page.wait_for_timeout(2000)
+    held["on"] = False
+    for m in held["queue"]:
+        sockets[-1].send(m)
+    held["queue"].clear()
+
+    page.wait_for_timeout(1500)
+    wait_idle(page)
+    expect(page.locator(f".st-key-train_epochs{FRESH} input")).to_be_visible()
+    expect(page.locator("h1").first).to_have_text("Train")
+    assert page.url.split("?")[0].endswith("/train")
+    no_exception(page)
