@@ -196,13 +196,14 @@ def when_painted(
     apply ("Bad delta path index"): the page went blank. A widget outside fragments
     reruns the app, whichever page it is on by then. After ``timeout_ms`` it calls back
     anyway. It never calls back once a link to another page has been clicked or the
-    browser's address has changed (the user is leaving), nor within ``quiet_ms`` of the user's last click, key press or drop, nor
-    while a script runs: the rerun it starts names this page, and arriving just after the
-    user's own request it would win over it (a Train link clicked at that moment showed
-    Explore again). Hidden: it draws nothing.
+    browser's address has changed (the user is leaving), nor within ``quiet_ms`` of the
+    user's last click, key press or drop, nor while a script runs: the rerun it starts
+    names this page, and arriving just after the user's own request it would win over it
+    (a Train link clicked at that moment showed Explore again). Hidden: it draws nothing.
     """
     with st.container(key="tilegrid_painted"):
-        _painted(key="tilegrid_painted_watch", data={"selector": selector, "timeout": int(timeout_ms), "quiet": int(quiet_ms)},
+        _painted(key="tilegrid_painted_watch",
+                 data={"selector": selector, "timeout": int(timeout_ms), "quiet": int(quiet_ms)},
                  on_painted_change=on_painted)
 
 

@@ -265,10 +265,11 @@ def test_a_page_link_clicked_while_the_light_page_waits_for_its_paint_wins(app_s
     page.locator(".st-key-app_nav a", has_text="Train").click()
     page.evaluate("() => { window.__gateImages = false; }")  # painted now, after the click
     page.wait_for_timeout(2000)
+    # Released in order: what arrives while the queue drains joins its end (each send lets
+    # Playwright deliver events), and only an empty queue turns the hold off.
+    while held["queue"]:
+        sockets[-1].send(held["queue"].pop(0))
     held["on"] = False
-    for m in held["queue"]:
-        sockets[-1].send(m)
-    held["queue"].clear()
 
     page.wait_for_timeout(1500)
     wait_idle(page)
