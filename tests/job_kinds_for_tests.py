@@ -41,4 +41,9 @@ def threads(params: dict, progress) -> dict:
     import numpy  # noqa: F401 - BLAS is loaded
     from threadpoolctl import threadpool_info
 
-    return {"nice": os.nice(0), "blas": [p["num_threads"] for p in threadpool_info()]}
+    try:  # "/autogroup-123 nice 10" on Linux with autogroup scheduling
+        group = open("/proc/self/autogroup").read().split()
+    except OSError:
+        group = None
+    return {"nice": os.nice(0), "blas": [p["num_threads"] for p in threadpool_info()],
+            "autogroup_nice": int(group[-1]) if group else None, "sid_is_self": os.getsid(0) == os.getpid()}

@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import os
 import signal
+import subprocess
+import sys
 import time
+from pathlib import Path
 
 import pytest
 
@@ -12,6 +15,8 @@ from dashboard.errors import DashboardError
 from dashboard.lab import jobs
 from dashboard.lab.jobs import JobInfo, JobQueue, JobState, Progress
 from tests.job_kinds_for_tests import KINDS
+
+ROOT = Path(__file__).resolve().parents[1]
 
 
 def _queue(tmp_path, n=2):
@@ -114,6 +119,34 @@ def test_workers_run_niced_with_blas_threads_capped(tmp_path, monkeypatch):
     assert info.state is JobState.DONE, info.error
     assert info.result["nice"] >= os.nice(0) + 10 or info.result["nice"] == 19
     assert info.result["blas"] and all(n == 1 for n in info.result["blas"])
+
+
+@pytest.mark.skipif(not Path("/proc/self/autogroup").exists(), reason="no autogroup scheduling here")
+def test_workers_session_group_is_niced_too(tmp_path):
+    # A worker is alone in its session, hence in its own autogroup, which the scheduler
+    # weighs like a nice-0 process unless the group itself is niced: two jobs together
+    # must not start at the same moment and lose the kernel's 0.1 s rate limit either.
+    q = _queue(tmp_path, n=2)
+    ids = [q.submit("threads", {}) for _ in range(2)]
+    for i in ids:
+        info = q.wait(i, timeout=60)
+        assert info.state is JobState.DONE, info.error
+        assert info.result["sid_is_self"]
+        assert info.result["autogroup_nice"] == info.result["nice"] > 0
+
+
+def test_lower_priority_sets_the_autogroup_and_survives_bad_values(tmp_path):
+    group = tmp_path / "autogroup"
+    group.write_text("/autogroup-1 nice 0\n")
+    code = ("import sys; from pathlib import Path; from dashboard.lab.worker import lower_priority;"
+            "print(lower_priority(sys.argv[1], Path(sys.argv[2])))")
+    out = subprocess.run([sys.executable, "-c", code, "5", str(group)], capture_output=True, text=True,
+                         cwd=ROOT, check=True)
+    assert int(out.stdout) >= 5 and group.read_text() == out.stdout.strip()
+    group.write_text("untouched")
+    out = subprocess.run([sys.executable, "-c", code, "ten", str(group)], capture_output=True, text=True,
+                         cwd=ROOT, check=True)
+    assert int(out.stdout) == os.nice(0) and group.read_text() == "untouched"
 
 
 def test_bad_requests_are_refused(tmp_path):

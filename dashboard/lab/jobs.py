@@ -25,8 +25,9 @@ folder; the launching is a short, file-locked "dispatch" step that any process
 may run: the server when a job is submitted or listed, and every worker when it
 ends (so the queue moves on with no server at all). Workers start in their own
 session, so killing the server does not kill them; a restarted server simply
-finds them running. Workers run at a lower priority (``os.nice``) with BLAS
-threads capped (threadpoolctl) so pages stay quick while they train.
+finds them running. Workers run at a lower priority (``os.nice``, and their
+session's autogroup on Linux) with BLAS threads capped (threadpoolctl) so pages
+stay quick while they train.
 """
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
 """The worker process of one job: ``python -m dashboard.lab.worker <job folder>``.
 
 Launched by :meth:`dashboard.lab.jobs.JobQueue.dispatch`. It lowers its
-priority, caps BLAS threads, beats a heartbeat, imports the job's kind (a
+priority (and its session's autogroup's, see :func:`lower_priority`), caps BLAS threads, beats a heartbeat, imports the job's kind (a
 ``module:function`` from a trusted module), runs it with a
 :class:`~dashboard.lab.jobs.Progress`, writes ``result.json`` and, before it
 exits, dispatches the next queued job so the queue moves on without a server.
@@ -64,16 +64,53 @@ def run_job(folder: Path) -> JobState:
     return state
 
 
+def lower_priority(increment: str | int, autogroup: Path = Path("/proc/self/autogroup")) -> int:
+    """Add ``increment`` to this process's niceness, and give its autogroup the same value.
+
+    Parameters
+    ----------
+    increment : str or int
+        Added niceness (``DASHBOARD_JOB_NICE``); a value that is not an integer is ignored.
+    autogroup : Path
+        Linux's autogroup file of this process.
+
+    Returns
+    -------
+    int
+        The niceness now in effect.
+
+    Notes
+    -----
+    Why the autogroup: a worker starts in its own session, and with Linux's autogroup
+    scheduling (on by default in most distributions) each session is a group that gets an
+    equal share of the CPU whatever its tasks' nice values. Three niced workers then still
+    left the server and the browser half a core of two; with the group niced too they get a
+    whole one. The kernel limits unprivileged changes to one every 0.1 s machine-wide, so
+    workers started together retry briefly.
+    """
+    try:
+        nice = os.nice(int(increment))
+    except (OSError, ValueError, TypeError):
+        return os.nice(0)
+    if nice > 0 and autogroup.exists():
+        for _ in range(10):
+            try:
+                autogroup.write_text(str(min(nice, 19)))
+                break
+            except BlockingIOError:  # EAGAIN: another process changed its autogroup just now
+                time.sleep(0.11)
+            except OSError:
+                break
+    return nice
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     if len(argv) != 1:
         print("usage: python -m dashboard.lab.worker JOB_FOLDER", file=sys.stderr)
         return 2
     folder = Path(argv[0])
-    try:
-        os.nice(int(os.environ.get(jobs.ENV_JOB_NICE, "10")))
-    except (OSError, ValueError):
-        pass
+    lower_priority(os.environ.get(jobs.ENV_JOB_NICE, "10"))
     stop = threading.Event()
     beat = threading.Thread(target=_heartbeat, args=(folder / jobs.HEARTBEAT_FILE, stop), daemon=True)
     beat.start()
