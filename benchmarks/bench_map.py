@@ -6,7 +6,8 @@ compute: UMAP and t-SNE of MNIST train (60,000 x PCA-50), each cold in a fresh w
 process (``python -m dashboard map ...`` with an empty maps folder: nothing cached, numba's
 own on-disk cache as a fresh install leaves it), with the 2-D kNN accuracy; PCA likewise;
 the cached map read back.
-browser: the real app in Chromium: PCA map visible after opening the page (first open,
+browser: the real app in Chromium: PCA map seen after opening the page (the map's picture
+or the chart, whichever is first, and the chart with all 60,000 points drawn; first open,
 which computes PCA-50, and a later open, and from Explore), a cached UMAP map opened,
 60,000 points panned with the mouse (frames per second during the drag), a box drawn by
 the mouse -> the selection panel, and -> Explore's grid. Each action but the first
@@ -96,19 +97,43 @@ def browser(results: dict, cache: Path) -> None:
     base = Path(tempfile.mkdtemp(prefix="bench-map-"))
     server = StreamlitServer(base / "runs", cache, DATA, log=base / "streamlit.log").start()
     gd = "document.querySelector('.st-key-' + k + ':not([data-stale=true]) .js-plotly-plot')"
+    # The map's picture (shown until Plotly has drawn the chart): painted and visible.
+    picture_js = ("() => { const i = document.querySelector('.st-key-map_stack .map-preview img');"
+                  " return !!i && i.complete && i.naturalWidth > 0 && i.getBoundingClientRect().height > 100"
+                  " && getComputedStyle(i.parentElement).visibility === 'visible'; }")
     drawn_js = ("(k) => { const gd = %s; if (!gd || !gd._fullData) return 0; let s = 0;"
                 " for (const t of gd._fullData) s += t.x.length; return s; }" % gd)
+    # Timed inside the page, on every animation frame (a driver-side wait is polled late
+    # while the page renders): from the navigation's start, or from the pointerdown of the
+    # click that follows, until the map's picture or chart is seen, and until Plotly has
+    # drawn all 60,000 points.
+    watch_js = ("([key, onClick]) => { const ev = window.__map_ev = {t0: onClick ? null : 0};"
+                " if (onClick) addEventListener('pointerdown', () => { if (ev.t0 === null) ev.t0 = performance.now(); },"
+                " {capture: true, once: true});"
+                " const f = () => { const now = performance.now(); if (ev.t0 !== null) {"
+                f" const drawn = ({drawn_js})(key) >= 60000;"
+                f" if (!ev.seen && (drawn || ({picture_js})())) ev.seen = now - ev.t0;"
+                " if (!ev.drawn && drawn) ev.drawn = now - ev.t0; }"
+                " if (!ev.drawn) requestAnimationFrame(f); }; requestAnimationFrame(f); }")
+
+    def timed(page, label: str, what: str) -> None:
+        page.wait_for_function("() => window.__map_ev && window.__map_ev.drawn", timeout=180_000)
+        ev = page.evaluate("() => window.__map_ev")
+        results[f"{what}_seen_{label}_seconds"] = round(ev["seen"] / 1000, 2)
+        results[f"{what}_visible_{label}_seconds"] = round(ev["drawn"] / 1000, 2)
+        print(f"{what} map ({label}): seen (its picture or the chart) after {ev['seen'] / 1000:.2f} s, "
+              f"chart of 60,000 points drawn after {ev['drawn'] / 1000:.2f} s", flush=True)
+
+    for old in ("umap_cached_visible_seconds", "pca_visible_page_switch_seconds"):  # renamed
+        results.pop(old, None)
     try:
         with sync_playwright() as p:
             b = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
             for label in ("first_open", "second_open"):
                 page = b.new_page(viewport=VIEWPORT)
-                t = time.perf_counter()
+                page.add_init_script(f"({watch_js})(['map_chart_pca_0', false])")
                 page.goto(f"{server.url}/map")
-                page.wait_for_function(f"() => ({drawn_js})('map_chart_pca_0') >= 60000", timeout=180_000)
-                results[f"pca_visible_{label}_seconds"] = round(time.perf_counter() - t, 2)
-                print(f"PCA map visible after opening the page ({label}): "
-                      f"{results[f'pca_visible_{label}_seconds']:.2f} s", flush=True)
+                timed(page, label, "pca")
                 if label == "first_open":
                     page.close()
             wait_idle(page)
@@ -123,22 +148,15 @@ def browser(results: dict, cache: Path) -> None:
                 wait_idle(page)
                 if settle:
                     page.evaluate(QUIET_JS, 500)
-                t = time.perf_counter()
+                page.evaluate(watch_js, ["map_chart_pca_0", True])
                 page.locator(".st-key-app_nav a", has_text="Map").click()
-                page.wait_for_function(f"() => ({drawn_js})('map_chart_pca_0') >= 60000", timeout=120_000)
-                results[f"pca_visible_page_switch_{label}_seconds"] = round(time.perf_counter() - t, 2)
-                print(f"PCA map visible after switching to the Map page ({label}): "
-                      f"{results[f'pca_visible_page_switch_{label}_seconds']:.2f} s", flush=True)
+                timed(page, f"page_switch_{label}", "pca")
                 wait_idle(page)
-            results.pop("pca_visible_page_switch_seconds", None)
             # A cached UMAP map (computed above): switch the method, once the PCA map is drawn.
             page.evaluate(QUIET_JS, 500)
-            t = time.perf_counter()
+            page.evaluate(watch_js, ["map_chart_umap_0", True])
             page.locator(".st-key-map_method label", has_text="UMAP").first.click()  # the Method radio
-            page.wait_for_function(f"() => ({drawn_js})('map_chart_umap_0') >= 60000", timeout=60_000)
-            results["umap_cached_visible_seconds"] = round(time.perf_counter() - t, 2)
-            print(f"cached UMAP map visible after choosing it: {results['umap_cached_visible_seconds']:.2f} s",
-                  flush=True)
+            timed(page, "cached", "umap")
             wait_idle(page)
             key = "map_chart_umap_0"
             area = page.locator(f".st-key-{key}:not([data-stale=true]) .nsewdrag").first

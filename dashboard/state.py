@@ -356,12 +356,25 @@ def url_news(scope: str, keys: Sequence[str]) -> dict[str, str] | None:
 
 
 K_PAGE = "url_page"  # url path of the page the current full run draws
+K_PREVIOUS_PAGE = "url_previous_page"  # the page of the full run before this one
 K_PAGE_URLS = "url_of_page"  # {url path: query parameters that page last showed}
 
 
 def begin_run(page: str) -> None:
     """Call at the start of every full script run, before any page code, with its url path."""
-    _state()[K_PAGE] = page
+    state = _state()
+    state[K_PREVIOUS_PAGE] = state.get(K_PAGE)
+    state[K_PAGE] = page
+
+
+def arrived() -> bool:
+    """Whether this run is the first of its page since another page (or none) ran.
+
+    A page's elements are then new in the browser (drawn from scratch), while a rerun of
+    the same page updates them in place.
+    """
+    state = _state()
+    return state.get(K_PREVIOUS_PAGE) != state.get(K_PAGE)
 
 
 def remember_page_url() -> None:

@@ -108,3 +108,52 @@ def test_class_breakdown_and_figure_pure(digits_train):
     assert names == ["correct", "wrong", "inspected #5"]
     assert len(fig.data[1].x) == 10
     assert list(fig.data[2].x) == [pts[5, 0]]
+
+
+def test_preview_draws_each_point_where_the_chart_frames_it(digits_train):
+    ds = digits_train
+    pts = np.random.default_rng(1).normal(size=(len(ds), 2)).astype(np.float32) * [3.0, 1.0]
+    fig = map_view.map_figure(pts, ds.labels, ds.class_names)
+    lo, extent = map_view.map_frame(pts)
+    # The figure shows exactly the framed part of the plane, which holds every point.
+    assert np.allclose(fig.layout.xaxis.range, [lo[0], lo[0] + extent[0]])
+    assert np.allclose(fig.layout.yaxis.range, [lo[1], lo[1] + extent[1]])
+    assert (pts >= lo).all() and (pts <= lo + extent).all()
+    rgb, layer = map_view.point_colours(ds.labels)
+    assert np.array_equal(layer, ds.labels)
+    img = map_view.map_preview(pts, rgb, layer, width=600, dot=2)
+    h, w, _ = img.shape
+    assert w == 600 and abs(h / w - extent[1] / extent[0]) < 0.01
+    # A lone point: its colour (the class colour at 0.75 over white) lands at its place,
+    # y pointing up as on the chart; the rest of the picture stays white.
+    one = np.array([[lo[0] + 0.25 * extent[0], lo[1] + 0.75 * extent[1]], [lo[0], lo[1]],
+                    [lo[0] + extent[0], lo[1] + extent[1]]])
+    img = map_view.map_preview(one, rgb[[3, 0, 0]], width=600, dot=2)
+    lo1, ext1 = map_view.map_frame(one)
+    fx, fy = (one[0] - lo1) / ext1
+    ys, xs = np.nonzero((img != 255).any(axis=2))
+    near = (abs(xs + 0.5 - fx * 600) <= 2) & (abs(ys + 0.5 - (1 - fy) * img.shape[0]) <= 2)
+    assert near.sum() == 4 and (img[ys[near], xs[near]] == rgb[3]).all()
+    r, g, b = (int("d62728"[i:i + 2], 16) for i in (0, 2, 4))  # PALETTE[3]
+    assert tuple(rgb[3]) == tuple(round(0.75 * c + 0.25 * 255) for c in (r, g, b))
+
+
+def test_preview_colours_follow_the_chosen_colouring_and_later_traces_win():
+    labels = np.array([0, 1, 1, 2])
+    preds = np.array([0, 2, 1, 2])
+    rgb, layer = map_view.point_colours(labels, colour="correct / wrong", predictions=preds)
+    assert list(layer) == [0, 1, 0, 0] and (rgb[1] != rgb[0]).any() and (rgb[0] == rgb[2]).all()
+    rgb, layer = map_view.point_colours(labels, colour="prediction", predictions=preds)
+    assert list(layer) == list(preds) and (rgb[1] == rgb[3]).all()
+    rgb, _ = map_view.point_colours(labels, colour="confidence", predictions=preds,
+                                    confidence=np.array([0.0, np.nan, 1.0, 0.5]))
+    assert (rgb[0] == rgb[1]).all() and (rgb[0] != rgb[2]).any()
+    # Two points on the same spot: the one of the higher layer (the later trace) is seen.
+    same = np.array([[0.0, 0.0], [0.0, 0.0], [1.0, 1.0]])
+    colours = np.array([[10, 10, 10], [200, 0, 0], [0, 0, 200]], dtype=np.uint8)
+    img = map_view.map_preview(same, colours, np.array([5, 1, 0]), width=50)
+    assert (img == [10, 10, 10]).all(axis=2).any() and not (img == [200, 0, 0]).all(axis=2).any()
+    # Nothing to draw: a white picture, never an error.
+    for bad in (np.empty((0, 2)), np.array([[np.nan, 1.0]]), np.array([[2.0, 2.0]])):
+        out = map_view.map_preview(bad, np.zeros((len(bad), 3), np.uint8), width=40)
+        assert out.dtype == np.uint8 and out.shape[1] == 40 and out.ndim == 3

@@ -16,6 +16,10 @@ Linking, and why it is built this way:
   selection is kept in session state and in the URL (``msel``, as index ranges,
   when short enough), so Back and a reload keep it.
 - The sample inspected in Explore is marked on the map with a ring.
+- The chart of 60,000 points takes the browser about half a second to build after a
+  page switch, and seconds in a new tab (Plotly's script loads first): meanwhile the same
+  map is shown as a picture (:func:`map_preview`, a PNG drawn here) in the chart's plot
+  area, framed identically (:func:`map_frame`), and hidden once Plotly has drawn.
 - No drag mode is set: Streamlit then starts in pan mode, where a click selects a
   point (in box/lasso mode Streamlit turns click-selection off); box and lasso are one
   click away in the chart's toolbar.
@@ -47,10 +51,26 @@ K_NOTES = "map_notes"
 K_CHART = "map_chart"
 K_GEN = "map_chart_gen"
 URL_METHOD, URL_SEL = "map", "msel"
+K_STACK = "map_stack"
 COLOURS = ("label", "prediction", "correct / wrong", "confidence")
 MAX_URL_CHARS = 1500
 PALETTE = ("#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f",
            "#bcbd22", "#17becf")
+
+# The picture of the map and the chart share one grid cell: the picture is seen while the
+# chart's message travels and Plotly builds it (0.5 s after a page switch here, seconds in a
+# new tab, where Plotly's script loads first), then the chart covers it and it is hidden.
+# Its box is the chart's plot area (the figure's margins: 40 px above, 10 px on the sides).
+_CSS = """<style>
+.st-key-map_stack { display: grid !important; grid-template-columns: minmax(0, 1fr); }
+.st-key-map_stack > div { grid-area: 1 / 1; width: 100%; min-width: 0; }
+.st-key-map_stack .map-preview { position: relative; height: 640px; padding: 40px 10px 10px 10px;
+  box-sizing: border-box; }
+.st-key-map_stack .map-preview img { width: 100%; height: 100%; object-fit: contain; display: block; }
+.st-key-map_stack .map-preview span { position: absolute; top: 10px; left: 10px; opacity: 0.6;
+  font-size: 0.875rem; }
+.st-key-map_stack:has(.js-plotly-plot .main-svg) .map-preview { visibility: hidden; }
+</style>"""
 
 
 # ------------------------------------------------------------------ pure helpers (no Streamlit)
@@ -75,6 +95,33 @@ def class_breakdown(labels: np.ndarray, indices: np.ndarray, class_names: tuple[
     order = np.argsort(-counts, kind="stable")
     return [{"class": f"{i} · {class_names[i]}", "count": int(counts[i]), "share": counts[i] / total}
             for i in order if counts[i]]
+
+
+def map_frame(points: np.ndarray, pad: float = 0.02) -> tuple[np.ndarray, np.ndarray]:
+    """The part of the plane the map shows: its lower-left corner and its extent.
+
+    The finite points' range plus ``pad`` of it on every side; an extent of zero (one
+    point, or points on a line) becomes the other axis's, or 1. :func:`map_figure` sets
+    these as its axis ranges and :func:`map_preview` draws the same part, so the picture
+    and the chart line up.
+
+    Parameters
+    ----------
+    points : ndarray, shape (n, 2)
+    pad : float
+
+    Returns
+    -------
+    lo, extent : ndarray of float, shape (2,)
+    """
+    pts = np.asarray(points, dtype=float).reshape(-1, 2)
+    pts = pts[np.isfinite(pts).all(axis=1)]
+    if not len(pts):
+        return np.zeros(2), np.ones(2)
+    lo, hi = pts.min(axis=0), pts.max(axis=0)
+    extent = hi - lo
+    extent = np.where(extent > 0, extent, max(float(extent.max()), 1.0))
+    return lo - pad * extent, extent * (1 + 2 * pad)
 
 
 def map_figure(points: np.ndarray, labels: np.ndarray, class_names: tuple[str, ...], *,
@@ -137,13 +184,111 @@ def map_figure(points: np.ndarray, labels: np.ndarray, class_names: tuple[str, .
             x=[points[marked, 0]], y=[points[marked, 1]], mode="markers", name=f"inspected #{marked}",
             marker=dict(size=16, color="rgba(0,0,0,0)", line=dict(width=3, color="black")),
             hoverinfo="skip"))
+    lo, extent = map_frame(points)
+    # The legend lies over the plot (its top right corner), not beside it: the plot area is
+    # then the figure less its fixed margins, which the picture shown before it matches.
     fig.update_layout(
         title=title, height=640, margin=dict(l=10, r=10, t=40 if title else 10, b=10),
-        legend=dict(itemsizing="constant"), uirevision="map",
-        xaxis=dict(showticklabels=False, zeroline=False, showgrid=False),
-        yaxis=dict(showticklabels=False, zeroline=False, showgrid=False, scaleanchor="x"),
+        legend=dict(itemsizing="constant", x=1, xanchor="right", y=1, yanchor="top",
+                    bgcolor="rgba(255,255,255,0.8)"), uirevision="map",
+        xaxis=dict(showticklabels=False, zeroline=False, showgrid=False, range=[lo[0], lo[0] + extent[0]]),
+        yaxis=dict(showticklabels=False, zeroline=False, showgrid=False, scaleanchor="x",
+                   range=[lo[1], lo[1] + extent[1]]),
         plot_bgcolor="white")
     return fig
+
+
+def _rgb(hex_colour: str) -> tuple[int, int, int]:
+    return tuple(int(hex_colour[i:i + 2], 16) for i in (1, 3, 5))
+
+
+# Plotly's Viridis, for the preview of the confidence colouring.
+_VIRIDIS = np.array([_rgb(c) for c in ("#440154", "#482878", "#3e4989", "#31688e", "#26828e", "#1f9e89",
+                                       "#35b779", "#6ece58", "#b5de2b", "#fde725")], dtype=float)
+
+
+def point_colours(labels: np.ndarray, *, colour: str = "label", predictions: np.ndarray | None = None,
+                  confidence: np.ndarray | None = None, opacity: float = 0.75) -> tuple[np.ndarray, np.ndarray]:
+    """Each point's colour on white, and its drawing order, as :func:`map_figure` draws it.
+
+    Parameters
+    ----------
+    labels : ndarray of int, shape (n,)
+    colour, predictions, confidence
+        As for :func:`map_figure`.
+    opacity : float
+        The markers' opacity over the white plot.
+
+    Returns
+    -------
+    rgb : ndarray of uint8, shape (n, 3)
+    layer : ndarray of int, shape (n,)
+        The trace each point is in: higher layers are drawn over lower ones.
+    """
+    labels = np.asarray(labels)
+    n = labels.shape[0]
+    if colour == "label" or predictions is None:
+        layer = labels.astype(np.int64)
+        rgb = np.array([_rgb(c) for c in PALETTE], dtype=float)[layer % len(PALETTE)]
+    elif colour == "prediction":
+        layer = np.asarray(predictions).astype(np.int64)
+        rgb = np.array([_rgb(c) for c in PALETTE], dtype=float)[layer % len(PALETTE)]
+    elif colour == "correct / wrong":
+        layer = (np.asarray(predictions) != labels).astype(np.int64)
+        rgb = np.array([_rgb("#9fb7cf"), _rgb("#d62728")], dtype=float)[layer]
+    else:
+        conf = np.clip(np.nan_to_num(np.asarray(confidence if confidence is not None else np.ones(n),
+                                                dtype=float), nan=0.0), 0.0, 1.0)
+        stops = np.linspace(0.0, 1.0, len(_VIRIDIS))
+        rgb = np.stack([np.interp(conf, stops, _VIRIDIS[:, k]) for k in range(3)], axis=1)
+        layer = np.zeros(n, dtype=np.int64)
+    rgb = opacity * rgb + (1.0 - opacity) * 255.0
+    return np.clip(np.rint(rgb), 0, 255).astype(np.uint8), layer
+
+
+def map_preview(points: np.ndarray, rgb: np.ndarray, layer: np.ndarray | None = None, *,
+                width: int = 800, dot: int = 2) -> np.ndarray:
+    """The map drawn as a picture: what the page shows while Plotly builds the real chart.
+
+    Framed as the chart frames it (:func:`map_frame`, equal scale on both axes), so the
+    picture shown with ``object-fit: contain`` in the chart's plot area lies where the
+    points will be drawn.
+
+    Parameters
+    ----------
+    points : ndarray, shape (n, 2)
+    rgb : ndarray of uint8, shape (n, 3)
+        Each point's colour (see :func:`point_colours`).
+    layer : ndarray of int, shape (n,), optional
+        Drawing order: higher layers over lower ones.
+    width : int
+        Picture width in pixels; the height follows the points' aspect (at most 2x the width).
+    dot : int
+        Side of a point's square, in pixels.
+
+    Returns
+    -------
+    ndarray of uint8, shape (height, width, 3)
+        White where there is no point.
+    """
+    points = np.asarray(points, dtype=float)
+    keep = np.isfinite(points).all(axis=1) if points.size else np.zeros(0, dtype=bool)
+    if not keep.any():
+        return np.full((max(width // 2, 1), width, 3), 255, dtype=np.uint8)
+    pts, rgb = points[keep], np.asarray(rgb)[keep]
+    order = np.argsort(np.asarray(layer)[keep], kind="stable") if layer is not None else slice(None)
+    pts, rgb = pts[order], rgb[order]
+    lo, extent = map_frame(pts)
+    height = int(np.clip(round(width * extent[1] / extent[0]), 1, 2 * width))
+    scale = min(width / extent[0], height / extent[1])
+    # A point's square is centred on it, as a marker is.
+    x = np.clip(((pts[:, 0] - lo[0]) * scale - dot / 2).astype(np.int64), 0, width - dot)
+    y = np.clip((height - (pts[:, 1] - lo[1]) * scale - dot / 2).astype(np.int64), 0, height - dot)
+    img = np.full((height, width, 3), 255, dtype=np.uint8)
+    for dy in range(dot):
+        for dx in range(dot):
+            img[y + dy, x + dx] = rgb
+    return img
 
 
 def selected_indices(event, n: int) -> np.ndarray:
@@ -308,6 +453,24 @@ def _job_panel(ds: Dataset, method: str) -> None:
         st.error(f"The {METHOD_TITLES[method]} map failed: {(job.error or state).splitlines()[-1]}")
 
 
+@st.cache_data(max_entries=16, show_spinner=False)
+def _preview_html(checksum: str, split: str, method: str, colour: str, run_id: str | None,
+                  _points: np.ndarray, _labels: np.ndarray, _preds: np.ndarray | None,
+                  _conf: np.ndarray | None) -> str:
+    """The map's picture as an ``<img>`` (PNG data URI), per data, method and colouring."""
+    import base64
+    import io
+
+    from PIL import Image
+
+    rgb, layer = point_colours(_labels, colour=colour, predictions=_preds, confidence=_conf)
+    buffer = io.BytesIO()
+    Image.fromarray(map_preview(_points, rgb, layer)).save(buffer, format="PNG", compress_level=3)
+    uri = "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode("ascii")
+    return (f'<div class="map-preview"><img src="{uri}" alt="the map, while the chart is drawn">'
+            '<span>Drawing the interactive map…</span></div>')
+
+
 def page() -> None:
     """Draw the Map page."""
     st.title("Map")
@@ -367,11 +530,23 @@ def page() -> None:
             preds, conf = out
     inspected = state.get("explore_sample")
     marked = int(inspected) if isinstance(inspected, int | np.integer) and 0 <= inspected < len(ds) else None
-    fig = map_figure(points, ds.labels, ds.class_names, colour=colour, predictions=preds, confidence=conf,
-                     marked=marked, title=f"{METHOD_TITLES[shown]} of {len(ds):,} samples")
 
+    st.html(_CSS)
     left, right = st.columns([3, 1])
-    with left:
+    with left, st.container(key=K_STACK):
+        # The picture first, in its own message: the browser shows it while the chart's
+        # message (1.5 MB for 60,000 points) is built, sent and drawn by Plotly. Only when
+        # the page has just been opened: on a rerun the chart drawn before stays in view
+        # until the new one replaces it, and 0.2 MB more per run only slowed that down.
+        # An empty stand-in keeps the chart the stack's second element, so a rerun
+        # updates it in place instead of drawing it anew.
+        if url_state.arrived():
+            st.html(_preview_html(ds.checksum, ds.split, shown, colour if preds is not None else "label",
+                                  run_id if preds is not None else None, points, ds.labels, preds, conf))
+        else:
+            st.html('<div class="map-preview-none"></div>')
+        fig = map_figure(points, ds.labels, ds.class_names, colour=colour, predictions=preds, confidence=conf,
+                         marked=marked, title=f"{METHOD_TITLES[shown]} of {len(ds):,} samples")
         gen = state.setdefault(K_GEN, 0)  # a new chart key clears the chart's own selection
         event = st.plotly_chart(fig, key=f"{K_CHART}_{shown}_{gen}", on_select="rerun",
                                 selection_mode=("points", "box", "lasso"),

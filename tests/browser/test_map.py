@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 
+import numpy as np
 from playwright.sync_api import expect
 
 from tests.browser.helpers import goto_app, wait_idle
@@ -96,3 +97,59 @@ def test_map_hover_click_and_box_select_reach_explore(app_server, page, mnist_tr
     expect(page.get_by_text(re.compile(rf"of {n_sel:,}\b")).first).to_be_visible(timeout=30_000)
     expect(page.get_by_text("Map selection").first).to_be_visible()
     assert page.locator('[data-testid="stException"]').count() == 0
+
+
+def test_the_map_is_a_picture_while_plotly_loads_then_the_chart_covers_it(app_server, page, mnist_train):
+    # Plotly's script (4.7 MB) is held back, as a slow first load would: the map must be
+    # seen all the same, as a picture in the chart's plot area; then the chart replaces it.
+    import io
+
+    from PIL import Image
+
+    held = []
+    page.route("**/PlotlyChart.*.js", lambda route: held.append(route))
+    try:
+        page.goto(f"{app_server.url}/map")
+        picture = page.locator(".st-key-map_stack .map-preview img")
+        expect(picture).to_be_visible(timeout=90_000)
+        page.wait_for_function("() => { const i = document.querySelector('.map-preview img');"
+                               " return i && i.complete && i.naturalWidth > 0; }", timeout=30_000)
+        assert held and page.locator(f".st-key-{CHART} .js-plotly-plot").count() == 0
+        shot = np.asarray(Image.open(io.BytesIO(picture.screenshot())).convert("RGB")).astype(int)
+        coloured = (shot.max(axis=2) - shot.min(axis=2)) > 40  # points in class colours, on white
+        assert coloured.mean() > 0.02, coloured.mean()
+        before = picture.bounding_box()
+    finally:
+        for route in held:
+            route.continue_()
+        page.unroute("**/PlotlyChart.*.js")
+    wait_map(page, len(mnist_train))
+    expect(page.locator(".st-key-map_stack .map-preview")).to_be_hidden(timeout=30_000)
+    # The picture filled the chart's plot area, where the points are now drawn.
+    plot = page.locator(f".st-key-{CHART}{FRESH} .nsewdrag").first.bounding_box()
+    for k in ("x", "y", "width", "height"):
+        assert abs(before[k] - plot[k]) <= 2, (k, before, plot)
+    assert page.locator('[data-testid="stException"]').count() == 0
+
+    # A chart drawn anew by a rerun of the page (no picture then): a box selection, then
+    # "Clear the selection" gives the chart a new key. It must fill the same place (the
+    # stack once let it shrink to no width: drawn, yet invisible).
+    wait_idle(page)
+    page.locator(f".st-key-{CHART}{FRESH} .modebar-btn[data-val='select']").first.click()
+    x0, y0 = plot["x"] + plot["width"] * 0.45, plot["y"] + plot["height"] * 0.45
+    page.mouse.move(x0, y0)
+    page.mouse.down()
+    page.mouse.move(x0 + plot["width"] * 0.1, y0 + plot["height"] * 0.1, steps=12)
+    page.mouse.up()
+    expect(page.get_by_text(re.compile(r"^Selection: [\d,]+ samples$"))).to_be_visible(timeout=30_000)
+    wait_idle(page)
+    page.get_by_role("button", name="Clear the selection").click()
+    page.wait_for_function(
+        "() => { const gd = document.querySelector('.st-key-map_chart_pca_1:not([data-stale=true]) .js-plotly-plot');"
+        " return !!gd && !!gd._fullData; }", timeout=60_000)
+    wait_idle(page)
+    again = page.locator(f".st-key-map_chart_pca_1{FRESH} .nsewdrag").first.bounding_box()
+    assert abs(again["width"] - plot["width"]) <= 4 and abs(again["x"] - plot["x"]) <= 2, (again, plot)
+    hit = page.evaluate("([x, y]) => !!document.elementFromPoint(x, y).closest('.st-key-map_chart_pca_1')",
+                        [again["x"] + again["width"] / 2, again["y"] + again["height"] / 2])
+    assert hit, "the redrawn chart is covered or not there"
