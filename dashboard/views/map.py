@@ -455,9 +455,13 @@ def _job_panel(ds: Dataset, method: str) -> None:
 
 @st.cache_data(max_entries=16, show_spinner=False)
 def _preview_html(checksum: str, split: str, method: str, colour: str, run_id: str | None,
-                  _points: np.ndarray, _labels: np.ndarray, _preds: np.ndarray | None,
-                  _conf: np.ndarray | None) -> str:
-    """The map's picture as an ``<img>`` (PNG data URI), per data, method and colouring."""
+                  points_key: tuple[int, float], _points: np.ndarray, _labels: np.ndarray,
+                  _preds: np.ndarray | None, _conf: np.ndarray | None) -> str:
+    """The map's picture as an ``<img>`` (PNG data URI), per data, method, colouring and points.
+
+    ``points_key`` (count and a sum of every 256th point) tells a map computed again, e.g.
+    with other parameters by the CLI, from the one pictured before, without hashing all of it.
+    """
     import base64
     import io
 
@@ -541,8 +545,10 @@ def page() -> None:
         # An empty stand-in keeps the chart the stack's second element, so a rerun
         # updates it in place instead of drawing it anew.
         if url_state.arrived():
+            points_key = (len(points), float(np.nansum(np.asarray(points)[::256], dtype=np.float64)))
             st.html(_preview_html(ds.checksum, ds.split, shown, colour if preds is not None else "label",
-                                  run_id if preds is not None else None, points, ds.labels, preds, conf))
+                                  run_id if preds is not None else None, points_key, points, ds.labels,
+                                  preds, conf))
         else:
             st.html('<div class="map-preview-none"></div>')
         fig = map_figure(points, ds.labels, ds.class_names, colour=colour, predictions=preds, confidence=conf,
