@@ -1,7 +1,8 @@
 """The worker process of one job: ``python -m dashboard.lab.worker <job folder>``.
 
 Launched by :meth:`dashboard.lab.jobs.JobQueue.dispatch`. It lowers its
-priority (and its session's autogroup's, see :func:`lower_priority`), caps BLAS threads, beats a heartbeat, imports the job's kind (a
+priority (and its session's autogroup's, see :func:`lower_priority`), caps BLAS
+threads, beats a heartbeat, imports the job's kind (a
 ``module:function`` from a trusted module), runs it with a
 :class:`~dashboard.lab.jobs.Progress`, writes ``result.json`` and, before it
 exits, dispatches the next queued job so the queue moves on without a server.

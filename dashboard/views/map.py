@@ -468,8 +468,10 @@ def _preview_html(checksum: str, split: str, method: str, colour: str, run_id: s
     from PIL import Image
 
     rgb, layer = point_colours(_labels, colour=colour, predictions=_preds, confidence=_conf)
+    n = len(_points)
+    dot = 2 if n > 20_000 else 3 if n > 5_000 else 5  # about the chart's marker sizes (3, 4, 6 px)
     buffer = io.BytesIO()
-    Image.fromarray(map_preview(_points, rgb, layer)).save(buffer, format="PNG", compress_level=3)
+    Image.fromarray(map_preview(_points, rgb, layer, dot=dot)).save(buffer, format="PNG", compress_level=3)
     uri = "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode("ascii")
     return (f'<div class="map-preview"><img src="{uri}" alt="the map, while the chart is drawn">'
             '<span>Drawing the interactive map…</span></div>')
