@@ -6,6 +6,7 @@ import json
 import time
 
 import numpy as np
+import plotly.colors
 import pytest
 
 from dashboard.views import map as map_view
@@ -157,3 +158,30 @@ def test_preview_colours_follow_the_chosen_colouring_and_later_traces_win():
     for bad in (np.empty((0, 2)), np.array([[np.nan, 1.0]]), np.array([[2.0, 2.0]])):
         out = map_view.map_preview(bad, np.zeros((len(bad), 3), np.uint8), width=40)
         assert out.dtype == np.uint8 and out.shape[1] == 40 and out.ndim == 3
+
+
+@pytest.mark.parametrize("colour", map_view.COLOURS)
+def test_preview_colours_are_the_charts_own(colour):
+    # Each point's colour in the picture is the colour its trace has in the chart (Plotly's
+    # own interpolation for the confidence scale), at the markers' opacity over white.
+    rng = np.random.default_rng(2)
+    labels = rng.integers(0, 10, 300)
+    preds = np.where(rng.random(300) < 0.2, (labels + 1) % 10, labels)
+    conf = rng.random(300)
+    pts = rng.normal(size=(300, 2))
+    fig = map_view.map_figure(pts, labels, tuple(str(c) for c in range(10)), colour=colour,
+                              predictions=preds, confidence=conf)
+    rgb, _ = map_view.point_colours(labels, colour=colour, predictions=preds, confidence=conf)
+    seen = 0
+    for trace in fig.data:
+        ids = np.asarray(trace.customdata)[:, 0]
+        alpha = trace.marker.opacity
+        if isinstance(trace.marker.color, str):
+            chart = np.tile(plotly.colors.hex_to_rgb(trace.marker.color), (len(ids), 1))
+        else:
+            chart = np.array([plotly.colors.unlabel_rgb(c) for c in plotly.colors.sample_colorscale(
+                [[s, c] for s, c in trace.marker.colorscale], list(trace.marker.color))])
+        expected = alpha * np.asarray(chart, dtype=float) + (1 - alpha) * 255
+        assert np.abs(rgb[ids].astype(float) - expected).max() <= 1.0, trace.name
+        seen += len(ids)
+    assert seen == len(labels)

@@ -30,6 +30,7 @@ from __future__ import annotations
 import time
 
 import numpy as np
+import plotly.colors
 import plotly.graph_objects as go
 import streamlit as st
 
@@ -54,8 +55,11 @@ URL_METHOD, URL_SEL = "map", "msel"
 K_STACK = "map_stack"
 COLOURS = ("label", "prediction", "correct / wrong", "confidence")
 MAX_URL_CHARS = 1500
-PALETTE = ("#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f",
-           "#bcbd22", "#17becf")
+PALETTE = tuple(plotly.colors.qualitative.D3)  # one colour per class (ten; repeats after)
+# "correct / wrong": the mistakes stand out red on pale blue.
+CORRECT_COLOUR, WRONG_COLOUR = "#9fb7cf", "#d62728"
+CONFIDENCE_SCALE = "Viridis"  # the chart's colorscale; the picture uses the same stops
+OPACITY = 0.75  # the markers': dense clusters darken, outliers stay visible
 
 # The picture of the map and the chart share one grid cell: the picture is seen while the
 # chart's message travels and Plotly builds it (0.5 s after a page switch here, seconds in a
@@ -163,21 +167,22 @@ def map_figure(points: np.ndarray, labels: np.ndarray, class_names: tuple[str, .
         pred = "<br>predicted %{customdata[2]}" if predictions is not None else ""
         fig.add_trace(go.Scattergl(
             x=points[ids, 0], y=points[ids, 1], mode="markers", name=name, customdata=custom,
-            marker=dict(size=size, color=color, opacity=0.75, **marker),
+            marker=dict(size=size, color=color, opacity=OPACITY, **marker),
             hovertemplate="#%{customdata[0]} · " + label + pred + "<extra></extra>"))
 
     if colour == "label" or predictions is None:
         for c in range(len(class_names)):
-            add(labels == c, plotly_plain(f"{c} · {class_names[c]}"), PALETTE[c % len(PALETTE)], label_name=class_names[c])
+            add(labels == c, plotly_plain(f"{c} · {class_names[c]}"), PALETTE[c % len(PALETTE)],
+                label_name=class_names[c])
     elif colour == "prediction":
         for c in range(len(class_names)):
             add(predictions == c, plotly_plain(f"pred {c} · {class_names[c]}"), PALETTE[c % len(PALETTE)])
     elif colour == "correct / wrong":
-        add(predictions == labels, "correct", "#9fb7cf")
-        add(predictions != labels, "wrong", "#d62728")
+        add(predictions == labels, "correct", CORRECT_COLOUR)
+        add(predictions != labels, "wrong", WRONG_COLOUR)
     else:
         conf = np.asarray(confidence if confidence is not None else np.ones(n))
-        add(np.ones(n, dtype=bool), "confidence", conf, colorscale="Viridis", cmin=0, cmax=1,
+        add(np.ones(n, dtype=bool), "confidence", conf, colorscale=CONFIDENCE_SCALE, cmin=0, cmax=1,
             colorbar=dict(title="confidence"))
     if marked is not None and 0 <= marked < n:
         fig.add_trace(go.Scattergl(
@@ -198,17 +203,13 @@ def map_figure(points: np.ndarray, labels: np.ndarray, class_names: tuple[str, .
     return fig
 
 
-def _rgb(hex_colour: str) -> tuple[int, int, int]:
-    return tuple(int(hex_colour[i:i + 2], 16) for i in (1, 3, 5))
-
-
-# Plotly's Viridis, for the preview of the confidence colouring.
-_VIRIDIS = np.array([_rgb(c) for c in ("#440154", "#482878", "#3e4989", "#31688e", "#26828e", "#1f9e89",
-                                       "#35b779", "#6ece58", "#b5de2b", "#fde725")], dtype=float)
+def _rgb(colours) -> np.ndarray:
+    """Hex colours as an (n, 3) float array of 0-255 values."""
+    return np.array([plotly.colors.hex_to_rgb(c) for c in colours], dtype=float)
 
 
 def point_colours(labels: np.ndarray, *, colour: str = "label", predictions: np.ndarray | None = None,
-                  confidence: np.ndarray | None = None, opacity: float = 0.75) -> tuple[np.ndarray, np.ndarray]:
+                  confidence: np.ndarray | None = None, opacity: float = OPACITY) -> tuple[np.ndarray, np.ndarray]:
     """Each point's colour on white, and its drawing order, as :func:`map_figure` draws it.
 
     Parameters
@@ -229,18 +230,20 @@ def point_colours(labels: np.ndarray, *, colour: str = "label", predictions: np.
     n = labels.shape[0]
     if colour == "label" or predictions is None:
         layer = labels.astype(np.int64)
-        rgb = np.array([_rgb(c) for c in PALETTE], dtype=float)[layer % len(PALETTE)]
+        rgb = _rgb(PALETTE)[layer % len(PALETTE)]
     elif colour == "prediction":
         layer = np.asarray(predictions).astype(np.int64)
-        rgb = np.array([_rgb(c) for c in PALETTE], dtype=float)[layer % len(PALETTE)]
+        rgb = _rgb(PALETTE)[layer % len(PALETTE)]
     elif colour == "correct / wrong":
         layer = (np.asarray(predictions) != labels).astype(np.int64)
-        rgb = np.array([_rgb("#9fb7cf"), _rgb("#d62728")], dtype=float)[layer]
+        rgb = _rgb((CORRECT_COLOUR, WRONG_COLOUR))[layer]
     else:
         conf = np.clip(np.nan_to_num(np.asarray(confidence if confidence is not None else np.ones(n),
                                                 dtype=float), nan=0.0), 0.0, 1.0)
-        stops = np.linspace(0.0, 1.0, len(_VIRIDIS))
-        rgb = np.stack([np.interp(conf, stops, _VIRIDIS[:, k]) for k in range(3)], axis=1)
+        # The stops plotly.py itself expands the scale's name to, for the chart.
+        stops, hexes = zip(*plotly.colors.get_colorscale(CONFIDENCE_SCALE))
+        scale = _rgb(hexes)
+        rgb = np.stack([np.interp(conf, np.asarray(stops, dtype=float), scale[:, k]) for k in range(3)], axis=1)
         layer = np.zeros(n, dtype=np.int64)
     rgb = opacity * rgb + (1.0 - opacity) * 255.0
     return np.clip(np.rint(rgb), 0, 255).astype(np.uint8), layer
