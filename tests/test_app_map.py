@@ -9,6 +9,7 @@ import numpy as np
 import plotly.colors
 import pytest
 
+from dashboard.views import explore
 from dashboard.views import map as map_view
 from tests.conftest import real_app
 from tests.test_app_explore import arr
@@ -90,8 +91,14 @@ def test_selection_panel_and_clicked_point(app_dirs):
     assert any("Selection: 20 samples" in s.value for s in at.subheader)
     breakdown = next(d.value for d in at.dataframe if "share" in d.value.columns)
     assert breakdown["count"].tolist() == [20] and breakdown["class"][0].startswith("3")
-    assert any(b.label == "Open 20 samples in Explore" for b in at.button)
     assert any(b.label == "Inspect in Explore" for b in at.button)
+    # Open: the next run goes to Explore at once, its grid holding just the selection.
+    at.button(key="map_open").click().run()
+    assert not at.exception, at.exception
+    assert any(t.value.startswith("Map selection: 20 samples") for t in at.text), [t.value for t in at.text]
+    assert any("of 20" in t.value for t in at.text)
+    assert at.session_state[explore.K_SAMPLE] == int(chosen[0])
+    assert map_view.K_OPEN not in at.session_state
 
 
 def test_class_breakdown_and_figure_pure(digits_train):

@@ -51,6 +51,7 @@ K_CLICKED = "map_clicked"
 K_NOTES = "map_notes"
 K_CHART = "map_chart"
 K_GEN = "map_chart_gen"
+K_OPEN = "map_open_request"  # set by a button's callback: the next run opens Explore at once
 URL_METHOD, URL_SEL = "map", "msel"
 K_STACK = "map_stack"
 COLOURS = ("label", "prediction", "correct / wrong", "confidence")
@@ -429,13 +430,11 @@ def _write_selection(indices: np.ndarray) -> None:
     url_state.put_url({URL_SEL: text if len(text) <= MAX_URL_CHARS else None})
 
 
-def _open(**kwargs) -> None:
-    try:
-        from dashboard.state import open_in_explore
-    except ImportError:  # dashboard/state.py (issue 9) is not merged yet
-        st.warning("Opening samples in Explore needs dashboard/state.py.")
-        return
-    open_in_explore(**kwargs)
+def _ask_open(**kwargs) -> None:
+    """Button callback: the run it starts opens Explore (:func:`dashboard.state.open_in_explore`)
+    before drawing anything. Drawn after the button, the map's 60,000 points were sent
+    and redrawn by the browser only to be thrown away by the page switch."""
+    st.session_state[K_OPEN] = kwargs
 
 
 @st.fragment(run_every=1.0)
@@ -482,6 +481,9 @@ def _preview_html(checksum: str, split: str, method: str, colour: str, run_id: s
 
 def page() -> None:
     """Draw the Map page."""
+    request = st.session_state.pop(K_OPEN, None)
+    if request is not None:
+        url_state.open_in_explore(**request)  # switches page: ends this run
     st.title("Map")
     try:
         ds = shell.current_dataset()
@@ -594,8 +596,7 @@ def _point_panel(ds: Dataset, preds: np.ndarray | None) -> None:
     if preds is not None:
         text += f" · predicted {ds.class_names[int(preds[i])]}"
     st.image(picture_uri(ds.images[i], 140), caption=shell.plain(text), width=140)
-    if st.button("Inspect in Explore", key="map_inspect"):
-        _open(sample=int(i))
+    st.button("Inspect in Explore", key="map_inspect", on_click=_ask_open, kwargs={"sample": int(i)})
 
 
 def _selection_panel(ds: Dataset, sel: dict | None) -> None:
@@ -604,8 +605,8 @@ def _selection_panel(ds: Dataset, sel: dict | None) -> None:
     idx = sel["indices"]
     st.subheader(f"Selection: {idx.size:,} samples")
     cols = st.columns([1, 2])
-    if cols[0].button(f"Open {idx.size:,} samples in Explore", type="primary", key="map_open"):
-        _open(indices=idx, label="Map selection")
+    cols[0].button(f"Open {idx.size:,} samples in Explore", type="primary", key="map_open", on_click=_ask_open,
+                   kwargs={"indices": idx, "label": "Map selection"})
     if cols[0].button("Clear the selection", key="map_clear"):
         st.session_state.pop(K_SEL, None)
         st.session_state[K_GEN] = st.session_state.get(K_GEN, 0) + 1

@@ -68,6 +68,11 @@ def test_map_hover_click_and_box_select_reach_explore(app_server, page, mnist_tr
     idx = int(re.match(r"#(\d+)", caption.inner_text()).group(1))
     assert caption.inner_text().startswith(f"#{idx} · label {mnist_train.class_names[mnist_train.labels[idx]]}")
     wait_idle(page)
+    # ... and "Inspect in Explore" opens it in Explore's inspector.
+    page.get_by_role("button", name="Inspect in Explore").click()
+    expect(page.get_by_text(re.compile(rf"^sample #{idx}: ")).first).to_be_visible(timeout=30_000)
+    expect(page.get_by_role("heading", name="Explore")).to_be_visible()
+    wait_idle(page)
 
     # Box select drawn by the mouse, on a freshly opened map (a click-selected point
     # would stay selected in the browser beside the box).
