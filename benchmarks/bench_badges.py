@@ -67,7 +67,8 @@ def main() -> None:
     load_start = os.getloadavg()
 
     # In-process: the tiles of one 96-sample page, with and without badges, to JSON.
-    overlay = mo.Overlay(run, PredictionCache(RunStore(base / "runs"), base / "cache" / "predictions").get(run.run_id, train))
+    cache = PredictionCache(RunStore(base / "runs"), base / "cache" / "predictions")
+    overlay = mo.Overlay(run, cache.get(run.run_id, train))
     from dashboard.views import explore as ex
 
     plain_ms, badge_ms = [], []

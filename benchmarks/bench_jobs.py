@@ -94,7 +94,8 @@ def _sweep_configs(train_size: int = 4000, epochs: int = 3) -> list[TrainParams]
 
 
 def bench_sweep(tmp: Path, train_size: int = 4000, epochs: int = 3, key: str = "sweep_8_configs") -> None:
-    """8 configurations: one after the other in this process, on loky with 2 processes, on a 2-worker Dask LocalCluster."""
+    """8 configurations: one after the other in this process, on loky with 2 processes,
+    on a 2-worker Dask LocalCluster."""
     from dask.distributed import Client, LocalCluster
 
     from dashboard.lab.sweep import run_sweep
@@ -134,7 +135,8 @@ def _rss_pss(pid: int) -> tuple[int, int]:
 
 
 def bench_memory(tmp: Path) -> None:
-    """4 training workers at once (2 on MNIST, 2 on Fashion-MNIST) plus this process holding both sets (the server's share)."""
+    """4 training workers at once (2 on MNIST, 2 on Fashion-MNIST) plus this process holding
+    both sets (the server's share)."""
     q = jobs.JobQueue(tmp / "jobs-memory", max_workers=4)
     refs = {}
     for name in ("mnist", "fashion-mnist"):
@@ -198,7 +200,8 @@ def bench_sweep_full(tmp: Path) -> None:
     bench_sweep(tmp, train_size=0, epochs=5, key="sweep_8_configs_full")
 
 
-PARTS = {"worker": bench_worker, "sweep": bench_sweep, "sweep_large": bench_sweep_large, "sweep_full": bench_sweep_full, "memory": bench_memory, "estimate": bench_estimate}
+PARTS = {"worker": bench_worker, "sweep": bench_sweep, "sweep_large": bench_sweep_large,
+         "sweep_full": bench_sweep_full, "memory": bench_memory, "estimate": bench_estimate}
 
 
 def main(argv: list[str] | None = None) -> int:

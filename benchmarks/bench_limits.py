@@ -174,7 +174,10 @@ def run_others() -> list[dict]:
     for width in (100_000, 25_000_000):
         r = in_child(prep + f"d = crafted.png_strip({width})\nprepare_upload(d, (28, 28))")
         rows.append({"case": f"prediction PNG {width:,}x1", "where": "in-process (imageprep)", **r})
-    cli = "import subprocess, sys\np = subprocess.run([sys.executable, '-m', 'dashboard', 'info', {!r}], capture_output=True, text=True, timeout=60)\noutcome = 'exit %d: %s' % (p.returncode, p.stderr.strip()[:160])"
+    cli = ("import subprocess, sys\n"
+           "p = subprocess.run([sys.executable, '-m', 'dashboard', 'info', {!r}], capture_output=True, text=True,"
+           " timeout=60)\n"
+           "outcome = 'exit %d: %s' % (p.returncode, p.stderr.strip()[:160])")
     with tempfile.TemporaryDirectory() as tmp:
         fifo = Path(tmp) / "pipe.csv"
         os.mkfifo(fifo)

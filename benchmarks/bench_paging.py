@@ -38,10 +38,9 @@ RESULTS = ROOT / "benchmarks" / "results" / "paging.json"
 os.environ.setdefault("DASHBOARD_DATA_DIR", str(ROOT.parent / "shared" / "data"))
 sys.path.insert(0, str(ROOT))
 
-from dashboard.explore import browse
-from dashboard.explore import frames
-from dashboard.views import explore as explore_view  # noqa: E402
-from dashboard.data.loading import load_dataset  # noqa: E402
+from dashboard.data.loading import load_dataset
+from dashboard.explore import browse, frames
+from dashboard.views import explore as explore_view
 
 
 def summary(ms: list[float]) -> dict:
@@ -61,7 +60,8 @@ def bench_pipeline(n: int, page_size: int = 96) -> dict:
     from streamlit import dataframe_util
 
     ds = load_dataset("mnist", "train")
-    steps: dict[str, list[float]] = {k: [] for k in ("filter_page", "grid_tiles", "grid_json", "frame", "frame_arrow", "total")}
+    names = ("filter_page", "grid_tiles", "grid_json", "frame", "frame_arrow", "total")
+    steps: dict[str, list[float]] = {k: [] for k in names}
     for p in range(n + 3):
         t0 = time.perf_counter()
         idx = browse.filter_indices(ds.labels, [1])
@@ -123,7 +123,8 @@ def bench_apptest(n: int, page_size: int = 96) -> dict:
             times.append(dt)
     shown = [t.value for t in at.text if t.value.startswith("showing")]
     return {
-        "app": "dashboard/app.py" if script.endswith("dashboard/app.py") else "harness (app.py does not register Explore yet)",
+        "app": ("dashboard/app.py" if script.endswith("dashboard/app.py")
+                else "harness (app.py does not register Explore yet)"),
         "page_size": page_size,
         "last_page_text": shown[0] if shown else None,
         "page_change": summary(times),

@@ -344,7 +344,8 @@ def averaging(datasets: tuple[str, ...] = DATASETS) -> list[dict]:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("part", nargs="?", default="all", choices=["all", "overhead", "best", "search", "variants", "averaging"])
+    parser.add_argument("part", nargs="?", default="all",
+                        choices=["all", "overhead", "best", "search", "variants", "averaging"])
     args = parser.parse_args(argv)
     if args.part in ("all", "overhead"):
         _save("overhead_1_thread", overhead(rounds=3, threads=1))

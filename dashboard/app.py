@@ -12,12 +12,10 @@ from pathlib import Path
 # `streamlit run dashboard/app.py` puts dashboard/ (not the project) on sys.path.
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-import streamlit as st  # noqa: E402
+import streamlit as st
 
-from dashboard import shell  # noqa: E402
-from dashboard import state as url_state  # noqa: E402
-from dashboard.views import datasets, draw, explore, overview, review, runs, train  # noqa: E402
-from dashboard.views import map as map_view  # noqa: E402
+from dashboard import shell, state as url_state
+from dashboard.views import datasets, draw, explore, map as map_view, overview, review, runs, train
 
 PAGES = (
     # (view, title, url path, icon); the first is the default.

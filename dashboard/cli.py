@@ -10,11 +10,11 @@ from pathlib import Path
 
 import numpy as np
 
+from dashboard import map_cli
 from dashboard.data.catalog import CATALOG, DIGITS_NAME, DIGITS_TITLE, SPLITS, dataset_names
 from dashboard.data.dataset import Dataset
-from dashboard.errors import DashboardError, DataError
-from dashboard import map_cli
 from dashboard.data.loading import cache_dir, find_files, is_available, load_dataset
+from dashboard.errors import DashboardError, DataError
 
 
 class ProgressBar:

@@ -15,22 +15,21 @@ from __future__ import annotations
 import functools
 import os
 import re
-import weakref
-from functools import partial
 import traceback
+import weakref
 from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 
 import streamlit as st
 
-from dashboard import limits
-from dashboard import state as url_state
+from dashboard import limits, state as url_state
 from dashboard.data.catalog import CATALOG, DIGITS_NAME, DIGITS_TITLE, dataset_names
 from dashboard.data.dataset import Dataset
-from dashboard.errors import DashboardError, DataError
 from dashboard.data.loading import cache_dir, is_available, load_dataset
-from dashboard.lab.runs import default_runs_dir
 from dashboard.data.userdata import clean_name, holdout_split, read_files
+from dashboard.errors import DashboardError, DataError
+from dashboard.lab.runs import default_runs_dir
 from dashboard.limits import UploadLedger
 
 SCALES = {"0–255": 255.0, "0–1": 1.0}

@@ -151,7 +151,8 @@ def test_value_scale_0_1_reaches_every_view(digits_train):
     at.radio(key="value_scale").set_value("0–1").run()
     image = digits_train.images[0] / 255.0
     assert np.allclose(arr(chart(at, ex.K_HEATMAP)["data"][0]["z"]), image, atol=1e-6)
-    assert np.allclose(page_table(at).loc[0, [f"pixel{i}" for i in range(64)]].to_numpy(dtype=float), image.reshape(-1), atol=1e-6)
+    row = page_table(at).loc[0, [f"pixel{i}" for i in range(64)]].to_numpy(dtype=float)
+    assert np.allclose(row, image.reshape(-1), atol=1e-6)
 
 
 def test_fashion_shows_class_names(shared_data):

@@ -21,6 +21,7 @@ import numpy as np
 import pytest
 from streamlit.testing.v1 import AppTest
 
+from tests import crafted
 from tests.conftest import ROOT, real_app
 
 MARKER = "zq7"  # in every hostile name, to find it anywhere
@@ -267,8 +268,6 @@ def test_plotly_figures_show_class_names_as_text():
 
 
 # --- sizes (issue 14): crafted uploads are refused with a message, or served bounded ---------
-
-from tests import crafted  # noqa: E402
 
 
 def errors(at: AppTest) -> str:

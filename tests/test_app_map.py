@@ -9,8 +9,7 @@ import numpy as np
 import plotly.colors
 import pytest
 
-from dashboard.views import explore
-from dashboard.views import map as map_view
+from dashboard.views import explore, map as map_view
 from tests.conftest import real_app
 from tests.test_app_explore import arr
 

@@ -12,7 +12,6 @@ from tests.conftest import real_app
 from tests.test_app_explore import arr
 
 
-
 def charts(at: AppTest) -> dict:
     return {c.proto.id.rsplit("-", 1)[-1]: json.loads(c.proto.spec) for c in at.get("plotly_chart")}
 

@@ -49,7 +49,8 @@ def saved(tmp_path_factory, mnist_train, mnist_test):
     a = save_run(store, mnist_train, mnist_test, small, "20260101-000001-mnist-a")
     b = save_run(store, mnist_train, mnist_test, bigger, "20260101-000002-mnist-b")
     no9 = subset(mnist_train, np.flatnonzero(mnist_train.labels[:6000] != 9))
-    c = save_run(store, no9, mnist_test, TrainParams(hidden=(16,), epochs=1, batch_size=100), "20260101-000003-mnist-no9")
+    c = save_run(store, no9, mnist_test, TrainParams(hidden=(16,), epochs=1, batch_size=100),
+                 "20260101-000003-mnist-no9")
     keep_tr = np.flatnonzero(mnist_train.labels[:4000] <= 1)
     keep_te = np.flatnonzero(mnist_test.labels <= 1)
     binary = [subset(d, k, names=("zero", "one"), name="mnist-01") for d, k in ((mnist_train, keep_tr),

@@ -6,7 +6,6 @@ import re
 from dataclasses import replace
 
 import numpy as np
-
 import pytest
 from streamlit.testing.v1 import AppTest
 
@@ -14,10 +13,10 @@ from dashboard.lab import jobs
 from dashboard.lab.jobs import JobState
 from dashboard.lab.runs import RunStore
 from dashboard.lab.training import PRESETS
-from dashboard.views import runs as runs_view
-from dashboard.views import train as tv
+from dashboard.views import runs as runs_view, train as tv
 from tests.conftest import real_app
 from tests.test_app_explore import arr  # plotly JSON (base64 "bdata") to an array
+
 
 def app(page: str) -> AppTest:
     at = real_app(page, timeout=90)
@@ -220,10 +219,10 @@ def test_sweep_form_queues_a_sweep_and_ranks_its_runs(runs_dir):
 def test_runs_page_compares_diffs_reports_broken_and_deletes(runs_dir):
     import json as _json
 
-    from dashboard.lab.trainjob import TrainingJob
     from dashboard.data.loading import load_dataset
     from dashboard.lab.runs import RunStore
     from dashboard.lab.training import TrainParams
+    from dashboard.lab.trainjob import TrainingJob
 
     store = RunStore(runs_dir)
     train, test = load_dataset("digits", "train"), load_dataset("digits", "test")

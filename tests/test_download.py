@@ -2,16 +2,20 @@
 
 from __future__ import annotations
 
+import threading
+import time
+import zlib
 from dataclasses import replace
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import numpy as np
 import pytest
 
 from dashboard.data import loading
 from dashboard.data.catalog import CATALOG
-from dashboard.data.download import fetch_dataset
-from dashboard.errors import DataError
+from dashboard.data.download import fetch_dataset, size_cap
 from dashboard.data.loading import load_dataset
+from dashboard.errors import DataError
 from tests.conftest import Handler
 
 MNIST = CATALOG["mnist"]
@@ -94,12 +98,6 @@ def test_stale_part_file_from_a_killed_download_is_removed(server, tmp_path):
 
 # --- size caps (issue 14): an endless or oversized stream is cut off at the known size ---
 
-import threading
-import time
-import zlib
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-
-from dashboard.data.download import size_cap
 
 
 class Endless(BaseHTTPRequestHandler):

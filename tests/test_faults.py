@@ -24,8 +24,8 @@ from pathlib import Path
 import pytest
 
 from dashboard.data.catalog import CATALOG
-from dashboard.errors import DataError
 from dashboard.data.idx import read_idx
+from dashboard.errors import DataError
 from dashboard.lab.runs import RunStore
 from dashboard.lab.training import Trainer, TrainParams, evaluate
 from tests.conftest import ROOT, real_app

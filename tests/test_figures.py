@@ -6,8 +6,8 @@ import base64
 import io
 
 import numpy as np
-from PIL import Image
 import pytest
+from PIL import Image
 
 from dashboard.explore import figures
 

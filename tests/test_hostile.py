@@ -31,16 +31,15 @@ import zipfile
 
 import numpy as np
 import pytest
-from hypothesis import HealthCheck, assume, currently_in_test_context, event, example, given, settings
-from hypothesis import strategies as st
+from hypothesis import HealthCheck, assume, currently_in_test_context, event, example, given, settings, strategies as st
 from hypothesis.extra import numpy as hnp
 from PIL import Image
 
 from dashboard.data.dataset import Dataset
-from dashboard.errors import DashboardError, DataError
 from dashboard.data.idx import IDX_DTYPES, MAX_INFLATE_RATIO, inflate, parse_idx
-from dashboard.lab.imageprep import MAX_UPLOAD_PIXELS, prepare_upload
 from dashboard.data.userdata import read_csv, read_files, read_npz
+from dashboard.errors import DashboardError, DataError
+from dashboard.lab.imageprep import MAX_UPLOAD_PIXELS, prepare_upload
 
 # One profile for the file: fast enough for CI on 2 shared cores (the whole file
 # takes well under a minute), no deadline (the machine is shared, timings vary),

@@ -8,8 +8,8 @@ import tracemalloc
 import numpy as np
 import pytest
 
-from dashboard.errors import DataError
 from dashboard.data.idx import inflate, parse_idx, read_idx, write_idx
+from dashboard.errors import DataError
 
 
 def header(code: int, dims: list[int]) -> bytes:

@@ -7,9 +7,10 @@ import json
 import numpy as np
 import pytest
 import skops.io as sio
+from hypothesis import HealthCheck, given, settings, strategies as hs
 
 from dashboard.errors import DataError
-from dashboard.lab.runs import MODEL_FILE, RUN_FILE, RunStore
+from dashboard.lab.runs import MODEL_FILE, RUN_FILE, SCHEMA, RunStore, run_name, schema_problem
 from dashboard.lab.training import Trainer, TrainParams, evaluate, scale_images
 
 PARAMS = TrainParams(hidden=(32,), epochs=2, train_size=2000, batch_size=100, seed=2)
@@ -137,11 +138,6 @@ def test_run_json_is_plain_json(tmp_path, trained):
 
 # --- run.json against the schema: one bad folder never takes the listing down -----------
 
-from hypothesis import HealthCheck, given, settings  # noqa: E402
-from hypothesis import strategies as hs  # noqa: E402
-
-from dashboard.lab.runs import SCHEMA, run_name, schema_problem  # noqa: E402
-
 JSON_LEAF = hs.none() | hs.booleans() | hs.integers(-10**6, 10**6) | hs.floats(allow_nan=True) | hs.text(max_size=8)
 JSON = hs.recursive(JSON_LEAF, lambda kids: hs.lists(kids, max_size=4) | hs.dictionaries(hs.text(max_size=6), kids,
                                                                                          max_size=4), max_leaves=12)
@@ -245,8 +241,8 @@ def test_readable_name():
 
 def test_a_linear_run_reopens_with_its_weights_and_unit_view(tmp_path, digits_train):
     # The linear baseline (issue 10) is saved like an MLP and must reopen like one.
-    from dashboard.lab.models import first_layer
     from dashboard.data.loading import load_dataset
+    from dashboard.lab.models import first_layer
     from dashboard.lab.predictions import first_layer_view
     from dashboard.lab.training import TrainParams
     from tests.mkrun import train_and_save

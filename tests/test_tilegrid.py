@@ -10,8 +10,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from dashboard.views import explore as ex
-from dashboard.views import tilegrid
+from dashboard.views import explore as ex, tilegrid
 
 
 def _decode(uri: str) -> np.ndarray:

@@ -8,9 +8,9 @@ import numpy as np
 import pytest
 
 from dashboard.errors import DashboardError, ParameterError
-from dashboard.lab.trainjob import DONE, TrainingJob
 from dashboard.lab.runs import RunStore
 from dashboard.lab.training import TrainParams, scale_images
+from dashboard.lab.trainjob import DONE, TrainingJob
 
 PARAMS = TrainParams(hidden=(32,), epochs=3, train_size=2000, batch_size=100)
 

@@ -9,9 +9,9 @@ import zipfile
 import numpy as np
 import pytest
 
-from dashboard.errors import DataError
 from dashboard.data.idx import write_idx
 from dashboard.data.userdata import holdout_split, read_files, read_path
+from dashboard.errors import DataError
 
 
 def csv_bytes(labels, pixels, header=False) -> bytes:

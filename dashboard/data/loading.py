@@ -24,8 +24,8 @@ from dashboard.data.catalog import (
     CatalogEntry,
 )
 from dashboard.data.dataset import Dataset
-from dashboard.errors import DataError
 from dashboard.data.idx import read_idx
+from dashboard.errors import DataError
 
 ENV_DATA_DIR = "DASHBOARD_DATA_DIR"
 ENV_CACHE_DIR = "DASHBOARD_CACHE_DIR"

@@ -28,10 +28,10 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from dashboard.data.dataset import Dataset
-from dashboard.errors import DataError
 from dashboard import limits
+from dashboard.data.dataset import Dataset
 from dashboard.data.idx import MAX_INFLATE_RATIO, gunzip, inflate, parse_idx, read_regular_file
+from dashboard.errors import DataError
 
 Splits = dict[str, Dataset]
 

@@ -146,7 +146,8 @@ def block_means(images: np.ndarray, factor: int, max_chunk_bytes: int = 64 << 20
     for start in range(0, n, step):
         part = images[start:start + step].astype(np.float32)
         part = np.pad(part, ((0, 0), (0, hb * factor - h), (0, wb * factor - w)), mode="edge")
-        out[start:start + step] = part.reshape(len(part), hb, factor, wb, factor).mean(axis=(2, 4)).reshape(len(part), -1)
+        blocks = part.reshape(len(part), hb, factor, wb, factor)
+        out[start:start + step] = blocks.mean(axis=(2, 4)).reshape(len(part), -1)
     return out
 
 

@@ -141,7 +141,8 @@ def _cell_layer(rows: np.ndarray, cols: np.ndarray, values: np.ndarray, width: i
         customdata=np.stack([rows, cols, np.asarray(values).reshape(-1), rows * width + cols], axis=1),
         hovertemplate=(
             "row %{customdata[0]}, column %{customdata[1]}<br>"
-            f"value %{{customdata[2]:{fmt}}}<br>index %{{customdata[3]}} = %{{customdata[0]}}×{width}+%{{customdata[1]}}"
+            f"value %{{customdata[2]:{fmt}}}<br>"
+            f"index %{{customdata[3]}} = %{{customdata[0]}}×{width}+%{{customdata[1]}}"
             "<extra></extra>"
         ),
         showlegend=False,
@@ -394,7 +395,8 @@ def vector_figure(
         go.Scatter(
             x=x, y=values, mode="lines+markers", line={"width": 1, "color": "#1f77b4"}, marker={"size": 3},
             customdata=np.stack(np.divmod(x, w), axis=1),
-            hovertemplate=f"index %{{x}} (row %{{customdata[0]}}, column %{{customdata[1]}})<br>value %{{y:{fmt}}}<extra></extra>",
+            hovertemplate=("index %{x} (row %{customdata[0]}, column %{customdata[1]})"
+                           f"<br>value %{{y:{fmt}}}<extra></extra>"),
             name="values", showlegend=False,
         )
     )
@@ -431,7 +433,9 @@ def vector_figure(
     return fig
 
 
-def clicked_pixel(selection: Mapping[str, Any] | None, shape: tuple[int, int], trace: int = 1) -> tuple[int, int] | None:
+def clicked_pixel(
+    selection: Mapping[str, Any] | None, shape: tuple[int, int], trace: int = 1
+) -> tuple[int, int] | None:
     """The ``(row, col)`` clicked on the cell layer of :func:`heatmap_figure` / :func:`matrix_figure`.
 
     Parameters

@@ -113,7 +113,8 @@ def to_dataset_image(rgba: np.ndarray, shape: tuple[int, int]) -> np.ndarray | N
     factor = min(bh / ch, bw / cw)
     new_h, new_w = max(1, min(bh, round(ch * factor))), max(1, min(bw, round(cw * factor)))
     # LANCZOS on a float image: anti-aliased grey edges, as in MNIST.
-    small = np.asarray(Image.fromarray(np.ascontiguousarray(crop, dtype=np.float32)).resize((new_w, new_h), Image.Resampling.LANCZOS))
+    picture = Image.fromarray(np.ascontiguousarray(crop, dtype=np.float32))
+    small = np.asarray(picture.resize((new_w, new_h), Image.Resampling.LANCZOS))
     small = np.clip(small, 0.0, None)
     top = small.max()
     if top <= 0:

@@ -25,10 +25,10 @@ from pathlib import Path
 import numpy as np
 from sklearn.neural_network import MLPClassifier
 
-from dashboard.lab.models import first_layer
 from dashboard.data.dataset import Dataset
 from dashboard.data.loading import cache_dir
 from dashboard.errors import DataError
+from dashboard.lab.models import first_layer
 from dashboard.lab.runs import Run, RunStore
 from dashboard.lab.training import scale_images
 

@@ -34,8 +34,8 @@ import numpy as np
 from sklearn.linear_model import SGDClassifier
 from sklearn.neural_network import MLPClassifier
 
-from dashboard.errors import DashboardError, DataError
 from dashboard.data.loading import cache_dir
+from dashboard.errors import DashboardError, DataError
 from dashboard.lab.training import EpochReport, TestMetrics, TrainParams
 
 ENV_RUNS_DIR = "DASHBOARD_RUNS_DIR"

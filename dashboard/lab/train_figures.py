@@ -383,7 +383,9 @@ def weights_figure(weights: np.ndarray, shape: tuple[int, int], max_units: int =
     return fig
 
 
-def probability_figure(probabilities: Sequence[float], class_names: Sequence[str], true: int | None = None) -> go.Figure:
+def probability_figure(
+    probabilities: Sequence[float], class_names: Sequence[str], true: int | None = None
+) -> go.Figure:
     """Horizontal bars of class probabilities; the top class and the true class (if known) stand out."""
     p = np.asarray(probabilities, dtype=float)
     names = [plotly_plain(c) for c in class_names]  # user-given: no HTML

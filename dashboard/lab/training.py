@@ -26,6 +26,7 @@ from sklearn.model_selection import train_test_split
 from dashboard.data.dataset import Dataset
 from dashboard.errors import ParameterError
 from dashboard.lab.models import first_layer, make_model
+
 # The parameters live in params.py (one table); re-exported for the modules that import them from here.
 from dashboard.lab.params import (  # noqa: F401
     ACTIVATIONS,
@@ -39,6 +40,7 @@ from dashboard.lab.params import (  # noqa: F401
     n_val_of as _n_val,
     parse_hidden,
 )
+
 # Per-epoch train accuracy is measured on a fixed subset of the fit data, small
 # enough that the evaluation stays a few percent of an epoch.
 TRAIN_EVAL_SIZE = 2000

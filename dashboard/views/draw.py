@@ -91,7 +91,8 @@ def _scratch(ds: Dataset) -> ScratchSet:
 def _add_to_scratch(ds: Dataset, image: np.ndarray) -> None:
     try:
         saved = _scratch(ds).add(image, int(st.session_state.get(K_LABEL, 0)))
-        st.session_state[K_NOTICE] = ("success", f"Added: the scratch set holds {len(saved):,} drawing{'' if len(saved) == 1 else 's'}.")
+        plural = "" if len(saved) == 1 else "s"
+        st.session_state[K_NOTICE] = ("success", f"Added: the scratch set holds {len(saved):,} drawing{plural}.")
         _clear()
     except DashboardError as exc:
         st.session_state[K_NOTICE] = ("error", f"Not added: {exc}")

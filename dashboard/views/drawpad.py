@@ -86,7 +86,8 @@ export default function (component) {
     const clamp = (v) => Math.min(canvas.width, Math.max(0, v));
     const at = (e) => {
       const r = canvas.getBoundingClientRect();
-      return [clamp((e.clientX - r.left) * canvas.width / r.width), clamp((e.clientY - r.top) * canvas.height / r.height)];
+      return [clamp((e.clientX - r.left) * canvas.width / r.width),
+              clamp((e.clientY - r.top) * canvas.height / r.height)];
     };
     canvas.addEventListener('pointerdown', (e) => {
       if (e.button !== 0) return;

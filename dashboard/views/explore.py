@@ -22,8 +22,7 @@ from functools import partial
 import numpy as np
 import streamlit as st
 
-from dashboard import shell
-from dashboard import state as url_state
+from dashboard import shell, state as url_state
 from dashboard.data.dataset import Dataset
 from dashboard.explore import browse, figures, frames, thumbnails
 from dashboard.views import model_overlay, tilegrid

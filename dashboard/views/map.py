@@ -34,8 +34,7 @@ import plotly.colors
 import plotly.graph_objects as go
 import streamlit as st
 
-from dashboard import shell
-from dashboard import state as url_state
+from dashboard import shell, state as url_state
 from dashboard.data.dataset import Dataset
 from dashboard.errors import DashboardError
 from dashboard.explore import embedding

@@ -25,8 +25,7 @@ from typing import Any
 import numpy as np
 import streamlit as st
 
-from dashboard import shell
-from dashboard import state as url_state
+from dashboard import shell, state as url_state
 from dashboard.data.dataset import Dataset
 from dashboard.errors import DashboardError
 from dashboard.lab import predictions as P

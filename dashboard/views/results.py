@@ -225,7 +225,8 @@ def _per_class(run: Run, key: str) -> None:
 def _images(images: np.ndarray, captions: list[str]) -> None:
     if len(images):
         # Captions render markdown and hold class names, which may be a user's.
-        st.image([picture_uri(im, IMAGE_WIDTH) for im in images], caption=[shell.plain(c) for c in captions], width=IMAGE_WIDTH)
+        st.image([picture_uri(im, IMAGE_WIDTH) for im in images], caption=[shell.plain(c) for c in captions],
+                 width=IMAGE_WIDTH)
     else:
         st.caption("No images here.")
 
@@ -298,8 +299,8 @@ def _predict(run: Run, key: str, test: Dataset | None, outputs: RunOutputs | Non
             i = int(st.number_input(f"Sample (0–{len(test) - 1})", min_value=0, max_value=len(test) - 1,
                                     step=1, key=f"{key}_sample"))
             c1, c2 = st.columns([1, 3])
-            c1.image(picture_uri(test.images[i], IMAGE_WIDTH * 2), caption=f"#{i} true: {shell.plain(names[test.labels[i]])}",
-                     width=IMAGE_WIDTH * 2)
+            c1.image(picture_uri(test.images[i], IMAGE_WIDTH * 2),
+                     caption=f"#{i} true: {shell.plain(names[test.labels[i]])}", width=IMAGE_WIDTH * 2)
             # The saved probabilities: computed once for the whole test split.
             c2.plotly_chart(train_figures.probability_figure(outputs.probabilities[i], names,
                                                              true=int(outputs.labels[i])),

@@ -16,8 +16,7 @@ from __future__ import annotations
 import numpy as np
 import streamlit as st
 
-from dashboard import shell
-from dashboard import state as url_state
+from dashboard import shell, state as url_state
 from dashboard.data import corrections as cr
 from dashboard.data.dataset import Dataset
 from dashboard.errors import DashboardError
@@ -310,7 +309,8 @@ def _neighbours(ds: Dataset, index: int) -> None:
         nn = [int(i) for i in np.asarray(nn).ravel() if int(i) != index][:8]
         cols = st.columns(8)
         for col, i in zip(cols, nn):
-            col.image(picture_uri(ds.images[i], 84), caption=shell.plain(f"{i}: {ds.class_names[int(ds.labels[i])]}"), width=84)
+            col.image(picture_uri(ds.images[i], 84), caption=shell.plain(f"{i}: {ds.class_names[int(ds.labels[i])]}"),
+                      width=84)
 
 
 def _grid(ds: Dataset, s: li.Suspects, order: np.ndarray, state: dict[int, cr.Action]) -> list[int]:

@@ -17,8 +17,7 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
-from dashboard import shell
-from dashboard import state as url_state
+from dashboard import shell, state as url_state
 from dashboard.errors import DashboardError
 from dashboard.explore.thumbnails import picture_uri
 from dashboard.lab import train_figures
@@ -42,8 +41,8 @@ MAX_DIFF_IMAGES = 30
 
 def corrections_text(info: dict) -> str:
     """Which label corrections a run's train and test splits carried: "none", "train v2 · test v1"."""
-    parts = [f"{split} v{info[key]['version']}" for split, key in (("train", "corrections"), ("test", "test_corrections"))
-             if info.get(key)]
+    parts = [f"{split} v{info[key]['version']}"
+             for split, key in (("train", "corrections"), ("test", "test_corrections")) if info.get(key)]
     return " · ".join(parts) or "none"
 
 

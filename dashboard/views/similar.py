@@ -54,7 +54,8 @@ def show_similar(ds: Dataset, sample: int, *, k: int = 8, key: str = "similar") 
         return
     own = int(ds.labels[sample])
     other = int(np.sum(ds.labels[idx] != own))
-    st.markdown(f"**Similar images** (nearest in PCA space){' · ' + str(other) + ' of ' + str(idx.size) + ' carry another label' if other else ''}")
+    others = f" · {other} of {idx.size} carry another label" if other else ""
+    st.markdown(f"**Similar images** (nearest in PCA space){others}")
     cols = st.columns(min(idx.size, 8) or 1)
     for j, (i, d) in enumerate(zip(idx.tolist(), dist.tolist())):
         lab = int(ds.labels[i])

@@ -19,19 +19,18 @@ from collections.abc import Sequence
 import pandas as pd
 import streamlit as st
 
-from dashboard import shell
-from dashboard import state as url_state
+from dashboard import shell, state as url_state
 from dashboard.data.corrections import corrections_record
 from dashboard.errors import DashboardError, ParameterError
 from dashboard.lab import jobs, train_figures
 from dashboard.lab.jobs import JobInfo, JobState
 from dashboard.lab.params import PARAMS, PRESETS, TrainParams, describe_error, fit_preset
 from dashboard.lab.runs import RunStore
-from dashboard.views.results import show_run
 from dashboard.lab.shared import share_splits
 from dashboard.lab.sweep import grid_configs, load_sweeps, parse_grid, random_configs, ranking
 from dashboard.lab.sweep_figures import sweep_figure
 from dashboard.lab.training import EpochReport, check_trainable, estimate_seconds
+from dashboard.views.results import show_run
 
 REFRESH_SECONDS = 1.0
 PANEL_REFRESH_SECONDS = 3.0  # the list of other jobs
@@ -51,7 +50,8 @@ K_PENDING = "train_pending"  # field values to put into the widgets before they 
 K_START, K_STOP, K_ERROR = "train_start", "train_stop", "train_error"
 K_ETA = "train_eta"
 K_NORMALISE = "train_normalise"
-K_GRID, K_RANDOM, K_CLUSTER, K_SWEEP_GO = "train_sweep_grid", "train_sweep_random", "train_sweep_cluster", "train_sweep_go"
+K_GRID, K_RANDOM = "train_sweep_grid", "train_sweep_random"
+K_CLUSTER, K_SWEEP_GO = "train_sweep_cluster", "train_sweep_go"
 K_SWEEP_PICK = "train_sweep_pick"
 KEYS = {spec.name: f"train_{spec.name}" for spec in PARAMS}
 K_HIDDEN, K_EPOCHS, K_SIZE, K_BATCH = KEYS["hidden"], KEYS["epochs"], KEYS["train_size"], KEYS["batch_size"]

@@ -18,7 +18,6 @@ from playwright.sync_api import expect
 
 from tests.browser.helpers import ARTIFACTS, CHROMIUM_ARGS, VIEWPORT, StreamlitServer, offline_noise, require_chromium
 
-
 # The machine running the tests may be busy (CI, other jobs): Streamlit then draws a
 # skeleton for seconds before a widget's code has loaded. Assertions wait for it.
 expect.set_options(timeout=30_000)
@@ -67,7 +66,8 @@ def page(browser_context):
     errors: list[str] = []
     console: list[str] = []
     pg.on("pageerror", lambda exc: errors.append(str(exc)))
-    pg.on("console", lambda msg: console.append(msg.text) if msg.type == "error" and not offline_noise(msg.text) else None)
+    pg.on("console", lambda msg: (console.append(msg.text)
+                                  if msg.type == "error" and not offline_noise(msg.text) else None))
     bad: list[str] = []
     pg.on("response", lambda r: bad.append(f"{r.status} {r.url}") if r.status >= 400 else None)
     pg.js_errors = errors  # type: ignore[attr-defined]

@@ -7,6 +7,7 @@ server and the browser the same way the tests do.
 from __future__ import annotations
 
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -14,7 +15,6 @@ import sys
 import tempfile
 import time
 import urllib.request
-import re
 from pathlib import Path
 
 import pytest

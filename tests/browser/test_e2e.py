@@ -14,8 +14,23 @@ import numpy as np
 from playwright.sync_api import expect
 
 from tests.browser.helpers import (  # noqa: F401 - page helpers shared with the other browser tests
-    FRESH, RANGE, TILES, choose, click_plot, click_tile, grid_samples, no_exception, plot_data, plot_title,
-    range_text, set_number, shoot, goto_app, wait_grid_starts, wait_idle, wait_range,
+    FRESH,
+    RANGE,
+    TILES,
+    choose,
+    click_plot,
+    click_tile,
+    goto_app,
+    grid_samples,
+    no_exception,
+    plot_data,
+    plot_title,
+    range_text,
+    set_number,
+    shoot,
+    wait_grid_starts,
+    wait_idle,
+    wait_range,
 )
 
 LIVE_JS = """() => {
@@ -82,8 +97,8 @@ def test_inspect_sample(app_server, page, mnist_train):
 
     image = mnist_train.images[5].astype(int)
     table = page.locator('[data-testid="stDataFrame"]')  # (st.dataframe gets no st-key-* class)
-    for loc in [*(page.locator(f".st-key-{key}{FRESH}") for key in ("explore_heatmap", "explore_matrix", "explore_vector")),
-                table]:
+    charts = ("explore_heatmap", "explore_matrix", "explore_vector")
+    for loc in [*(page.locator(f".st-key-{key}{FRESH}") for key in charts), table]:
         loc.scroll_into_view_if_needed()
         expect(loc).to_be_visible()
     heat = plot_data(page, "explore_heatmap")
@@ -159,9 +174,10 @@ def test_train_stop_then_runs_page(app_server, page):
     seen: dict[int, tuple] = {}
     while len(seen) < 2:
         page.wait_for_function(
-            """(n) => { const gd = document.querySelector('.st-key-train_val_conf:not([data-stale=true]) .js-plotly-plot');
-                        const m = gd && gd._fullLayout && String(gd._fullLayout.title.text).match(/epoch (\\d+)/);
-                        return m && Number(m[1]) > n; }""",
+            """(n) => {
+                const gd = document.querySelector('.st-key-train_val_conf:not([data-stale=true]) .js-plotly-plot');
+                const m = gd && gd._fullLayout && String(gd._fullLayout.title.text).match(/epoch (\\d+)/);
+                return m && Number(m[1]) > n; }""",
             arg=max(seen, default=0), timeout=120_000,
         )
         live = page.evaluate(LIVE_JS)  # both charts read in one go: they re-draw every second

@@ -16,7 +16,16 @@ import pytest
 from playwright.sync_api import expect
 
 from tests.browser.helpers import (
-    FRESH, TILES, choose, click_plot, click_tile, goto_app, grid_samples, no_exception, wait_grid_starts, wait_idle,
+    FRESH,
+    TILES,
+    choose,
+    click_plot,
+    click_tile,
+    goto_app,
+    grid_samples,
+    no_exception,
+    wait_grid_starts,
+    wait_idle,
     wait_range,
 )
 
@@ -116,7 +125,8 @@ def test_sidebar_controls(app_server, page, mnist_test):
     page.wait_for_function(
         "() => { const gd = document.querySelector('.st-key-explore_heatmap:not([data-stale=true]) .js-plotly-plot');"
         " const cs = gd && gd._fullData && gd._fullData[0].colorscale;"
-        " return cs && JSON.stringify(cs).includes('rgb(255,255,255)') && JSON.stringify(cs).includes('rgb(230,0,0)'); }")
+        " return cs && JSON.stringify(cs).includes('rgb(255,255,255)')"
+        " && JSON.stringify(cs).includes('rgb(230,0,0)'); }")
     choose(page, "ds_name", "scikit-learn digits (8x8, built in)")
     wait_range(page, r"^showing 1–48 of 360 images")
     no_exception(page)
@@ -199,7 +209,8 @@ def test_a_new_tab_shows_the_thumbnails_before_the_charts(app_server, page, mnis
     expect(page.locator('[data-testid="stDataFrame"]')).to_be_visible()
     seen = page.evaluate("window.__seen")
     assert seen["tiles"] < seen["plotly"] and seen["tiles"] < seen["table"], seen
-    assert page.evaluate("() => document.querySelector('.st-key-explore_heatmap .js-plotly-plot').layout.meta.sample") == 13
+    shown = "() => document.querySelector('.st-key-explore_heatmap .js-plotly-plot').layout.meta.sample"
+    assert page.evaluate(shown) == 13
     assert grid_samples(page) == list(range(48))
     no_exception(page)
 

@@ -20,8 +20,17 @@ from playwright.sync_api import expect
 from dashboard.lab.results import cell_change
 from dashboard.lab.runs import RunStore
 from dashboard.lab.training import TrainParams
-from tests.browser.helpers import (FRESH, StreamlitServer, choose, click_plot, goto_app, no_exception, plot_data,
-                                   set_number, wait_idle)
+from tests.browser.helpers import (
+    FRESH,
+    StreamlitServer,
+    choose,
+    click_plot,
+    goto_app,
+    no_exception,
+    plot_data,
+    set_number,
+    wait_idle,
+)
 from tests.test_app_runs import save_run
 
 OLD, NEW = "20260101-000001-mnist-old", "20260101-000002-mnist-new"
@@ -92,7 +101,8 @@ def test_saved_run_confusion_cell_predict_and_difference(runs_server, page, mnis
     box.press("Enter")
     wait_idle(page)
     page.wait_for_function(
-        "() => { const gd = document.querySelector('.st-key-runs_run_sample_proba:not([data-stale=true]) .js-plotly-plot');"
+        "() => {"
+        " const gd = document.querySelector('.st-key-runs_run_sample_proba:not([data-stale=true]) .js-plotly-plot');"
         " return gd && gd._fullData && Math.abs(gd._fullData[0].x[0] - %f) < 1e-4; }" % float(proba[7, 0]))
     np.testing.assert_allclose(plot_data(page, "runs_run_sample_proba")[0]["x"], proba[7], atol=1e-5)
 
@@ -117,8 +127,8 @@ def test_saved_run_confusion_cell_predict_and_difference(runs_server, page, mnis
     page.locator(f".st-key-runs_diff{FRESH} .js-plotly-plot").wait_for()
     click_plot(page, "runs_diff", *cell_point(10, dt, dp))
     change = cell_change(mnist_test.labels, old_preds, preds, int(dt), int(dp))
-    expect(page.get_by_text(re.compile("^" + re.escape(f"Cell true {dt}, predicted {dp}: {diff[dt, dp]:+d} ")))).to_be_visible(
-        timeout=60_000)
+    heading = re.compile("^" + re.escape(f"Cell true {dt}, predicted {dp}: {diff[dt, dp]:+d} "))
+    expect(page.get_by_text(heading)).to_be_visible(timeout=60_000)
     expect(page.get_by_text(re.compile(rf"^Fixed by the new run \({len(change.fixed)}"))).to_be_visible()
     expect(page.get_by_text(re.compile(rf"^Broken by the new run \({len(change.broken)}"))).to_be_visible()
     no_exception(page)

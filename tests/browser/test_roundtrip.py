@@ -14,8 +14,16 @@ import numpy as np
 from playwright.sync_api import expect
 
 from tests.browser.helpers import (
-    FRESH, choose, click_plot, click_tile, goto_app, grid_samples, no_exception, wait_grid_starts,
-    wait_idle, wait_range,
+    FRESH,
+    choose,
+    click_plot,
+    click_tile,
+    goto_app,
+    grid_samples,
+    no_exception,
+    wait_grid_starts,
+    wait_idle,
+    wait_range,
 )
 
 NAV = '.st-key-app_nav a'
