@@ -100,6 +100,17 @@ def test_selection_panel_and_clicked_point(app_dirs):
     assert map_view.K_OPEN not in at.session_state
 
 
+def test_a_stale_open_request_does_not_move_a_later_visit_away(app_dirs):
+    # A request whose run was cut short by a click elsewhere is still in the session when
+    # the Map page is next opened: that visit stays on the Map and forgets it.
+    at = real_app("map")
+    at.session_state[map_view.K_OPEN] = {"sample": 3}
+    at.run()
+    assert not at.exception, at.exception
+    assert [t.value for t in at.title] == ["Map"]
+    assert map_view.K_OPEN not in at.session_state
+
+
 def test_class_breakdown_and_figure_pure(digits_train):
     ds = digits_train
     idx = np.arange(100)

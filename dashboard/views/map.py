@@ -481,7 +481,9 @@ def _preview_html(checksum: str, split: str, method: str, colour: str, run_id: s
 def page() -> None:
     """Draw the Map page."""
     request = st.session_state.pop(K_OPEN, None)
-    if request is not None:
+    # Asked by a button of this page, so this run reruns it. A request left by a run that a
+    # click elsewhere cut short is dropped: arriving on the Map later must not jump away.
+    if request is not None and not url_state.arrived():
         url_state.open_in_explore(**request)  # switches page: ends this run
     st.title("Map")
     try:
