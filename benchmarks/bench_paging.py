@@ -9,8 +9,8 @@ Two measurements, printed and written to benchmarks/results/paging.json:
 
 ``pipeline``
     In-process, what the browser fragment computes on a page change: filter,
-    page, thumbnail grid figure serialised to JSON as ``st.plotly_chart`` does,
-    the page DataFrame with its marks serialised to Arrow as ``st.dataframe``
+    page, the thumbnail grid's tiles (PNG data URIs) serialised to JSON as the grid
+    component's data, the page DataFrame with its marks serialised to Arrow as ``st.dataframe``
     does. Split by step. (The CSV downloads are deferred to a click, so not timed.)
 ``apptest``
     The real app under ``streamlit.testing.v1.AppTest``: click "Next" and time
