@@ -11,8 +11,9 @@ or the chart, whichever is first, and the chart with all 60,000 points drawn; fi
 which computes PCA-50, and a later open, and from Explore), a cached UMAP map opened,
 60,000 points panned with the mouse (frames per second during the drag; and the same
 points in a bare page of plain Plotly, its floor), a box drawn by the mouse -> the
-selection panel, and its Open button -> Explore's grid (both timed inside the page, until
-the painted frame that shows it). Each action but the first
+selection panel and its first thumbnails painted beside the map, its Open button ->
+Explore's grid, and (back on the Map) a click on one of those thumbnails -> Explore's
+inspector (each timed inside the page, until the painted frame that shows it). Each action but the first
 page-switch one starts once the page is drawn (no long task for 0.5 s), as a user acts
 on what they see; the page switch is also timed the moment Explore's run ends.
 
@@ -53,7 +54,7 @@ WATCH_TEXT_JS = """([pattern, on]) => {
     const ev = window.__text_ev = {}; const re = new RegExp(pattern);
     addEventListener(on, () => { if (ev.t0 === undefined) ev.t0 = performance.now(); }, {capture: true, once: true});
     const f = () => {
-        const hit = ev.t0 !== undefined && [...document.querySelectorAll('h3, [data-testid="stText"]')]
+        const hit = ev.t0 !== undefined && [...document.querySelectorAll('h3, h4, [data-testid="stText"]')]
             .some((e) => re.test(e.textContent.trim()) && !e.closest('[data-stale="true"]'));
         if (hit) ev.ms = performance.now() - ev.t0; else requestAnimationFrame(f);
     };
@@ -61,10 +62,26 @@ WATCH_TEXT_JS = """([pattern, on]) => {
 }"""
 
 
-def seen_after(page) -> float:
-    """Seconds from the event WATCH_TEXT_JS waited for until its text was painted."""
-    page.wait_for_function("() => window.__text_ev && window.__text_ev.ms !== undefined", timeout=120_000)
-    return round(page.evaluate("() => window.__text_ev.ms") / 1000, 2)
+# Resolves nothing: arms a watcher. From the first `on` event, every animation frame, until
+# the thumbnails `selector` finds (not stale) are all decoded: window.__imgs_ev.ms; see seen_after.
+WATCH_IMAGES_JS = """([selector, on]) => {
+    const ev = window.__imgs_ev = {};
+    addEventListener(on, () => { if (ev.t0 === undefined) ev.t0 = performance.now(); }, {capture: true, once: true});
+    const f = () => {
+        const imgs = ev.t0 === undefined ? [] : [...document.querySelectorAll(selector)]
+            .filter((i) => !i.closest('[data-stale="true"]'));
+        if (imgs.length && imgs.every((i) => i.complete && i.naturalWidth > 0)) ev.ms = performance.now() - ev.t0;
+        else requestAnimationFrame(f);
+    };
+    requestAnimationFrame(f);
+}"""
+
+
+def seen_after(page, ev: str = "__text_ev") -> float:
+    """Seconds from the event a watcher (``WATCH_TEXT_JS``: ``__text_ev``; ``WATCH_IMAGES_JS``:
+    ``__imgs_ev``) waited for until what it looks for was painted."""
+    page.wait_for_function(f"() => window.{ev} && window.{ev}.ms !== undefined", timeout=120_000)
+    return round(page.evaluate(f"() => window.{ev}.ms") / 1000, 2)
 
 
 def load() -> list[float]:
@@ -247,8 +264,11 @@ def browser(results: dict, cache: Path) -> None:
             page.mouse.down()
             page.mouse.move(box["x"] + box["width"] * 0.6, box["y"] + box["height"] * 0.6, steps=10)
             page.evaluate(WATCH_TEXT_JS, [r"^Selection: [\d,]+ samples$", "pointerup"])
+            page.evaluate(WATCH_IMAGES_JS, [".st-key-map_sel_grid .tg-tile img", "pointerup"])
             page.mouse.up()
             results["box_to_panel_seconds"] = seen_after(page)
+            # The selection's first thumbnails, beside the map: the grid a box reaches first.
+            results["box_to_thumbnails_seconds"] = seen_after(page, "__imgs_ev")
             heading = page.get_by_text(re.compile(r"^Selection: [\d,]+ samples$"))
             n = int(heading.inner_text().split()[1].replace(",", ""))
             wait_idle(page)
@@ -257,8 +277,22 @@ def browser(results: dict, cache: Path) -> None:
             page.get_by_role("button", name=f"Open {n:,} samples in Explore").click()
             results["open_to_grid_seconds"] = seen_after(page)
             results["selected"] = n
-            print(f"box of {n:,} samples: mouse up -> selection panel {results['box_to_panel_seconds']:.2f} s; "
-                  f"Open -> Explore grid {results['open_to_grid_seconds']:.2f} s", flush=True)
+            wait_idle(page)
+            # Back to the Map (the selection is kept); a click on a thumbnail of the selection
+            # -> Explore, that sample in the inspector (the selection in the grid).
+            page.locator(".st-key-app_nav a", has_text="Map").click()
+            tile = page.locator(".st-key-map_sel_grid:not([data-stale=true]) .tg-tile").nth(2)
+            tile.wait_for(timeout=120_000)
+            wait_idle(page)
+            page.evaluate(QUIET_JS, 500)
+            sample = int(tile.get_attribute("data-sample"))
+            page.evaluate(WATCH_TEXT_JS, [rf"^sample #{sample}: ", "pointerdown"])
+            tile.click()
+            results["thumbnail_to_inspector_seconds"] = seen_after(page)
+            print(f"box of {n:,} samples: mouse up -> selection panel {results['box_to_panel_seconds']:.2f} s, "
+                  f"-> its first thumbnails painted {results['box_to_thumbnails_seconds']:.2f} s; "
+                  f"Open -> Explore grid {results['open_to_grid_seconds']:.2f} s; "
+                  f"a thumbnail -> Explore's inspector {results['thumbnail_to_inspector_seconds']:.2f} s", flush=True)
             b.close()
     finally:
         server.stop()

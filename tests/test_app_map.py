@@ -87,7 +87,12 @@ def test_selection_panel_and_clicked_point(app_dirs):
     at.session_state[map_view.K_CLICKED] = int(chosen[0])
     at.run()
     assert not at.exception, at.exception
-    assert any("Selection: 20 samples" in s.value for s in at.subheader)
+    assert any("Selection: 20 samples" in m.value for m in at.markdown)
+    # Its first 12 thumbnails beside the map, clicks going to Explore (clicked in Chromium).
+    (grid,) = [e for e in at.get("bidi_component") if e.proto.id.endswith(map_view.K_SEL_TILES)]
+    tiles = json.loads(grid.proto.json)["tiles"]
+    assert [t["v"] for t in tiles] == chosen[:12].tolist()
+    assert all(t["cap"] == f"#{t['v']} · 3" and "badge" not in t for t in tiles)
     breakdown = next(d.value for d in at.dataframe if "share" in d.value.columns)
     assert breakdown["count"].tolist() == [20] and breakdown["class"][0].startswith("3")
     assert any(b.label == "Inspect in Explore" for b in at.button)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 from pathlib import Path
 
@@ -145,3 +146,30 @@ def test_model_filters_from_a_link(saved_run, tmp_path, monkeypatch, mnist_test)
     bad.query_params.update({mo.URL_RUN: "no-such-run", "mis": "<b>", "conf": "x-y"})
     bad.run()
     assert not bad.exception and bad.session_state[mo.K_RUN] == ""
+
+
+def test_the_map_selections_thumbnails_carry_the_runs_badges(saved_run, tmp_path, monkeypatch, mnist_test):
+    # Colour the map by the run: the selection's thumbnails beside it get Explore's badges.
+    from dashboard.views import map as map_view
+    from tests.conftest import real_app
+
+    root, run = saved_run
+    monkeypatch.setenv("DASHBOARD_RUNS_DIR", str(root))
+    monkeypatch.setenv("DASHBOARD_CACHE_DIR", str(tmp_path / "cache"))
+    app = real_app("map")
+    app.run()
+    app.radio(key="ds_split").set_value("test").run()
+    app.selectbox(key=map_view.K_RUN).set_value(run.run_id).run()
+    chosen = np.arange(100, 400, 7)
+    app.session_state[map_view.K_SEL] = {"ds": mnist_test.checksum, "indices": chosen}
+    app.run()
+    assert not app.exception, app.exception
+    (grid,) = [e for e in app.get("bidi_component") if e.proto.id.endswith(map_view.K_SEL_TILES)]
+    tiles = json.loads(grid.proto.json)["tiles"]
+    assert [t["v"] for t in tiles] == chosen[:12].tolist()
+    saved_pred, saved_proba = RunStore(root).load_test_outputs(run.run_id)
+    for t in tiles:
+        i = t["v"]
+        wrong = saved_pred[i] != mnist_test.labels[i]
+        assert t["badge"] == f"{'✗ ' if wrong else ''}{saved_pred[i]} {saved_proba[i].max():.0%}", t
+        assert t["wrong"] == wrong and "predicted" in t["hover"]

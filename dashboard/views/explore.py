@@ -261,9 +261,9 @@ _CELL_PX = 84  # a thumbnail cell's width on screen at most, less its padding
 _CHAR_EM = 0.53  # sans-serif: average character width per pixel of font size (measured)
 
 
-def caption_font(chars: int) -> float:
-    """Font size (px) at which a caption of ``chars`` characters fits under its thumbnail."""
-    return max(8.0, min(11.0, round(_CELL_PX / (_CHAR_EM * max(chars, 1)), 1)))
+def caption_font(chars: int, cell_px: int = _CELL_PX) -> float:
+    """Font size (px) at which a caption of ``chars`` characters fits under a thumbnail ``cell_px`` wide."""
+    return max(8.0, min(11.0, round(cell_px / (_CHAR_EM * max(chars, 1)), 1)))
 
 
 def captions(indices: np.ndarray, labels: np.ndarray, class_names) -> list[str]:

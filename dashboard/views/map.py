@@ -27,6 +27,7 @@ Linking, and why it is built this way:
 
 from __future__ import annotations
 
+import functools
 import time
 
 import numpy as np
@@ -40,6 +41,7 @@ from dashboard.errors import DashboardError
 from dashboard.explore import embedding
 from dashboard.explore.embedding import METHOD_TITLES, MapStore
 from dashboard.explore.thumbnails import picture_uri, plotly_plain
+from dashboard.views import explore, model_overlay, tilegrid
 
 K_METHOD = "map_method"
 K_COLOUR = "map_colour"
@@ -52,6 +54,10 @@ K_CHART = "map_chart"
 K_GEN = "map_chart_gen"
 K_OPEN = "map_open_request"  # set by a button's callback: the next run opens Explore at once
 URL_METHOD, URL_SEL = "map", "msel"
+K_SEL_GRID, K_SEL_TILES = "map_sel_grid", "map_sel_tiles"  # the selection's first thumbnails
+# Beside the map (a quarter of the width): 12 thumbnails, 4 a row, about 50 px each, so the
+# count, the buttons and every thumbnail are in view beside the map at 1400x900.
+PREVIEW_TILES, PREVIEW_COLS, PREVIEW_CELL_PX = 12, 4, 48
 K_STACK = "map_stack"
 COLOURS = ("label", "prediction", "correct / wrong", "confidence")
 MAX_URL_CHARS = 1500
@@ -545,27 +551,11 @@ def page() -> None:
 
     st.html(_CSS)
     left, right = st.columns([3, 1])
-    with left, st.container(key=K_STACK):
-        # The picture first, in its own message: the browser shows it while the chart's
-        # message (1.5 MB for 60,000 points) is built, sent and drawn by Plotly. Only when
-        # the page has just been opened: on a rerun the chart drawn before stays in view
-        # until the new one replaces it, and 0.2 MB more per run only slowed that down.
-        # An empty stand-in keeps the chart the stack's second element, so a rerun
-        # updates it in place instead of drawing it anew.
-        if url_state.arrived():
-            points_key = (len(points), float(np.nansum(np.asarray(points)[::256], dtype=np.float64)))
-            st.html(_preview_html(ds.checksum, ds.split, shown, colour if preds is not None else "label",
-                                  run_id if preds is not None else None, points_key, points, ds.labels,
-                                  preds, conf))
-        else:
-            st.html('<div class="map-preview-none"></div>')
-        fig = map_figure(points, ds.labels, ds.class_names, colour=colour, predictions=preds, confidence=conf,
-                         marked=marked, title=f"{METHOD_TITLES[shown]} of {len(ds):,} samples")
-        gen = state.setdefault(K_GEN, 0)  # a new chart key clears the chart's own selection
-        event = st.plotly_chart(fig, key=f"{K_CHART}_{shown}_{gen}", on_select="rerun",
-                                selection_mode=("points", "box", "lasso"),
-                                config={"scrollZoom": True, "displaylogo": False})
-    picked = selected_indices(event, len(ds))
+    gen = state.setdefault(K_GEN, 0)  # a new chart key clears the chart's own selection
+    chart_key = f"{K_CHART}_{shown}_{gen}"
+    # The chart's last event, read before the chart is drawn: the panel it fills (beside
+    # the chart, in view) is sent first, not after the 1.5 MB chart is built and sent again.
+    picked = selected_indices(state.get(chart_key), len(ds))
     if picked.size == 1:
         state[K_CLICKED] = int(picked[0])
     elif picked.size > 1:
@@ -573,6 +563,8 @@ def page() -> None:
         _write_selection(picked)
 
     with right:
+        _selection_panel(ds, sel, preds, conf)
+        _point_panel(ds, preds)
         st.markdown("**How much class structure each map keeps**")
         st.caption("10-nearest-neighbour accuracy of the 2-D points (fit on 80% of them, "
                    "scored on the other 20%); chance is about "
@@ -582,9 +574,29 @@ def page() -> None:
             g = pca if m == "pca" else _points(ds.checksum, ds.split, m, ds)
             rows.append({"method": METHOD_TITLES[m], "kNN accuracy": None if g is None else round(g[1], 3)})
         st.dataframe(rows, hide_index=True)
+
+    with left:
+        with st.container(key=K_STACK):
+            # The picture first, in its own message: the browser shows it while the chart's
+            # message (1.5 MB for 60,000 points) is built, sent and drawn by Plotly. Only when
+            # the page has just been opened: on a rerun the chart drawn before stays in view
+            # until the new one replaces it, and 0.2 MB more per run only slowed that down.
+            # An empty stand-in keeps the chart the stack's second element, so a rerun
+            # updates it in place instead of drawing it anew.
+            if url_state.arrived():
+                points_key = (len(points), float(np.nansum(np.asarray(points)[::256], dtype=np.float64)))
+                st.html(_preview_html(ds.checksum, ds.split, shown, colour if preds is not None else "label",
+                                      run_id if preds is not None else None, points_key, points, ds.labels,
+                                      preds, conf))
+            else:
+                st.html('<div class="map-preview-none"></div>')
+            fig = map_figure(points, ds.labels, ds.class_names, colour=colour, predictions=preds,
+                             confidence=conf, marked=marked, title=f"{METHOD_TITLES[shown]} of {len(ds):,} samples")
+            st.plotly_chart(fig, key=chart_key, on_select="rerun", selection_mode=("points", "box", "lasso"),
+                            config={"scrollZoom": True, "displaylogo": False})
         st.caption(f"Drawn in {time.perf_counter() - t0:.2f} s.")
-        _point_panel(ds, preds)
-    _selection_panel(ds, sel)
+        if sel:
+            _breakdown(ds, sel["indices"])
 
 
 def _point_panel(ds: Dataset, preds: np.ndarray | None) -> None:
@@ -600,20 +612,47 @@ def _point_panel(ds: Dataset, preds: np.ndarray | None) -> None:
     st.button("Inspect in Explore", key="map_inspect", on_click=_ask_open, kwargs={"sample": int(i)})
 
 
-def _selection_panel(ds: Dataset, sel: dict | None) -> None:
+def _open_tile(indices: np.ndarray, shown: tuple[int, ...]) -> None:
+    """A thumbnail of the selection was clicked: open the selection in Explore, inspecting it."""
+    sample = tilegrid.clicked(st.session_state.get(K_SEL_TILES), shown)
+    if sample is not None:
+        _ask_open(indices=indices, label="Map selection", sample=sample)
+
+
+def _selection_panel(ds: Dataset, sel: dict | None, preds: np.ndarray | None,
+                     conf: np.ndarray | None) -> None:
+    """Beside the map, in view as the box is drawn: the count, Open / Clear, the first thumbnails."""
     if not sel:
         return
     idx = sel["indices"]
-    st.subheader(f"Selection: {idx.size:,} samples")
-    cols = st.columns([1, 2])
-    cols[0].button(f"Open {idx.size:,} samples in Explore", type="primary", key="map_open", on_click=_ask_open,
-                   kwargs={"indices": idx, "label": "Map selection"})
-    if cols[0].button("Clear the selection", key="map_clear"):
+    st.markdown(f"#### Selection: {idx.size:,} samples")  # a subheader would wrap in this column
+    st.button(f"Open {idx.size:,} samples in Explore", type="primary", key="map_open", on_click=_ask_open,
+              kwargs={"indices": idx, "label": "Map selection"}, width="stretch")
+    if st.button("Clear the selection", key="map_clear", width="stretch"):
         st.session_state.pop(K_SEL, None)
         st.session_state[K_GEN] = st.session_state.get(K_GEN, 0) + 1
         _write_selection(np.empty(0, dtype=np.int64))
         st.rerun()
-    cols[1].dataframe(class_breakdown(ds.labels, idx, ds.class_names), hide_index=True,
-                      column_config={"share": st.column_config.ProgressColumn(
-                          "share", format="percent", min_value=0.0, max_value=1.0)},
-                      )
+    first = idx[:PREVIEW_TILES]
+    tiles = explore.grid_tiles(ds, first)
+    if preds is not None and conf is not None:
+        for tile, badge in zip(tiles, model_overlay.prediction_badges(ds, preds, conf, first)):
+            tile.update(badge=badge["badge"], wrong=badge["wrong"], hover=tile["hover"] + badge["hover"])
+    if not tiles:
+        return
+    shown = tuple(t["v"] for t in tiles)
+    st.caption((f"The first {len(first)} of them" if idx.size > len(first) else "All of them")
+               + "; click one to inspect it in Explore.")
+    with st.container(key=K_SEL_GRID):
+        tilegrid.tile_grid(key=K_SEL_TILES, tiles=tiles, cols=PREVIEW_COLS, selected=st.session_state.get(K_CLICKED),
+                           font_px=explore.caption_font(max(len(t["cap"]) for t in tiles), cell_px=PREVIEW_CELL_PX),
+                           on_click=functools.partial(_open_tile, idx, shown),
+                           right_colour=model_overlay.RIGHT_COLOUR, wrong_colour=model_overlay.WRONG_COLOUR)
+
+
+def _breakdown(ds: Dataset, idx: np.ndarray) -> None:
+    st.markdown(f"**Classes in the selection** ({idx.size:,} samples)")
+    st.dataframe(class_breakdown(ds.labels, idx, ds.class_names), hide_index=True,
+                 column_config={"share": st.column_config.ProgressColumn(
+                     "share", format="percent", min_value=0.0, max_value=1.0)},
+                 )

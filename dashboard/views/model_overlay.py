@@ -249,10 +249,15 @@ def badges(ds: Dataset, overlay: Overlay, indices: np.ndarray) -> list[dict[str,
     the predicted class and confidence (a ✗ when it is not the label) and the text
     the tile's tooltip gains.
     """
+    return prediction_badges(ds, overlay.preds.predicted, overlay.preds.confidence, indices)
+
+
+def prediction_badges(ds: Dataset, predicted: np.ndarray, confidence: np.ndarray,
+                      indices: np.ndarray) -> list[dict[str, Any]]:
+    """:func:`badges` from a run's predicted classes and confidences over the whole split."""
     idx = np.asarray(indices, dtype=np.int64)
-    preds = overlay.preds
-    pred, conf = preds.predicted[idx].tolist(), preds.confidence[idx].tolist()
-    wrong = (preds.predicted[idx] != ds.labels[idx]).tolist()
+    pred, conf = predicted[idx].tolist(), confidence[idx].tolist()
+    wrong = (predicted[idx] != ds.labels[idx]).tolist()
     return [
         {"badge": f"{'✗ ' if w else ''}{ds.class_names[p]} {c:.0%}", "wrong": bool(w),
          "hover": f" · predicted {ds.class_names[p]} ({c:.1%})"}

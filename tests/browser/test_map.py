@@ -97,9 +97,34 @@ def test_map_hover_click_and_box_select_reach_explore(app_server, page, mnist_tr
     # same at every run; so the comparison allows that one point.
     assert n_sel > 100 and abs(n_sel - drawn) <= 1, (n_sel, drawn, traces)
 
+    # Beside the map, in view without scrolling: the selection's first thumbnails, in
+    # index order, each captioned with its own label.
+    tiles = page.locator(f".st-key-map_sel_grid{FRESH} .tg-tile")
+    expect(tiles).to_have_count(min(12, n_sel))
+    expect(tiles.first.locator("img")).to_be_visible()
+    assert tiles.last.bounding_box()["y"] + tiles.last.bounding_box()["height"] <= page.viewport_size["height"]
+    shown = [int(t.get_attribute("data-sample")) for t in tiles.all()]
+    assert shown == sorted(shown) and len(set(shown)) == len(shown)
+    for t, i in zip(tiles.all(), shown):
+        assert t.inner_text().strip() == f"#{i} · {mnist_train.class_names[mnist_train.labels[i]]}"
+
     # ... and reaches Explore's grid with that count.
     page.get_by_role("button", name=f"Open {n_sel:,} samples in Explore").click()
     expect(page.get_by_text(re.compile(rf"of {n_sel:,}\b")).first).to_be_visible(timeout=30_000)
+    expect(page.get_by_text("Map selection").first).to_be_visible()
+    assert page.locator('[data-testid="stException"]').count() == 0
+    wait_idle(page)
+
+    # Back on the Map (the sidebar link), the selection is still there; a click on its third
+    # thumbnail opens the selection in Explore with that sample in the inspector.
+    page.locator(".st-key-app_nav a", has_text="Map").click()
+    tiles = page.locator(f".st-key-map_sel_grid{FRESH} .tg-tile")
+    expect(tiles).to_have_count(min(12, n_sel))
+    expect(page.get_by_text(f"Selection: {n_sel:,} samples")).to_be_visible()
+    wait_idle(page)
+    tiles.nth(2).click()
+    expect(page.get_by_text(re.compile(rf"^sample #{shown[2]}: ")).first).to_be_visible(timeout=30_000)
+    expect(page.get_by_text(re.compile(rf"of {n_sel:,}\b")).first).to_be_visible()
     expect(page.get_by_text("Map selection").first).to_be_visible()
     assert page.locator('[data-testid="stException"]').count() == 0
 
