@@ -481,7 +481,8 @@ def open_in_explore(*, indices: Iterable[int] | None = None, label: str = "", sa
     label : str
         What the subset is, e.g. ``"Map selection"`` or ``"true 3, predicted 5"``.
     sample : int, optional
-        Dataset index to inspect; by default the subset's first sample.
+        Dataset index to inspect; by default the subset's first sample. When given,
+        Explore draws its inspector before its grid (it is what the user asked to see).
 
     Notes
     -----
@@ -501,8 +502,11 @@ def open_in_explore(*, indices: Iterable[int] | None = None, label: str = "", sa
         token = remember_subset(arr, label or "Selection")
         ids = encode_indices(arr)
         view = replace(view, subset=token, ids=ids if len(ids) <= MAX_IDS_CHARS else None)
-        if sample is None and arr.size:
-            sample = int(arr[0])
+    if sample is not None:
+        # A sample the user picked: the inspector is what they wait for, so Explore sends it first.
+        _state()[explore.K_INSPECT_FIRST] = True
+    elif indices is not None and arr.size:
+        sample = int(arr[0])
     if sample is not None:
         view = replace(view, sample=int(sample))
     _state()[K_PENDING] = view
