@@ -108,6 +108,29 @@ def test_thumbnail_heatmap_and_number_grid_clicks(app_server, page, mnist_train)
     no_exception(page)
 
 
+@pytest.mark.parametrize("key", ["explore_heatmap", "explore_matrix"])
+def test_hovering_a_cell_names_its_row_column_value_and_index(app_server, page, mnist_train, key):
+    # The mouse over a cell of the picture or of the number grid: Plotly's hover label, drawn
+    # from the invisible WebGL cell layer, names that cell (sample 0 is inspected).
+    goto_app(page, app_server.url)
+    wait_range(page, r"^showing 1–48 of 60,000")
+    area = page.locator(f".st-key-{key}{FRESH} .js-plotly-plot .nsewdrag").first
+    area.scroll_into_view_if_needed()
+    expect(area).to_be_visible()
+    wait_idle(page)
+    box = area.bounding_box()
+    hover = page.locator(f".st-key-{key}{FRESH} .hoverlayer .hovertext")
+    for r, c in ((6, 14), (20, 9)):
+        x, y = box["x"] + box["width"] * (c + 0.5) / 28, box["y"] + box["height"] * (r + 0.5) / 28
+        page.mouse.move(x - 15, y - 15)
+        page.mouse.move(x, y, steps=4)
+        value = int(mnist_train.images[0][r, c])
+        expect(hover.first).to_contain_text(f"row {r}, column {c}")
+        text = hover.first.text_content()
+        assert f"value {value}" in text and f"index {r * 28 + c} = {r}×28+{c}" in text, text
+    no_exception(page)
+
+
 def test_sidebar_controls(app_server, page, mnist_test):
     goto_app(page, app_server.url)
     wait_range(page, r"^showing 1–48 of 60,000")
