@@ -175,6 +175,16 @@ def test_vector_has_values_boundaries_and_mark(ds):
     xs = [x for x in bounds.x if x is not None]
     assert sorted(set(xs)) == list(range(w, h * w, w))
     assert list(mark.x) == [k] and list(mark.y) == [img[r, c]]
+    # ... and a vertical line through it, across the whole plot's height.
+    (line,) = fig.layout.shapes
+    assert (line.type, line.x0, line.x1, line.yref, line.y0, line.y1) == ("line", k, k, "y domain", 0, 1)
+    assert fig.layout.xaxis.title.text == f"flattened index (row × {w} + column)"
+
+
+def test_a_heatmap_names_what_it_shows_in_its_meta(digits_train):
+    fig = figures.heatmap_figure(digits_train.images[4], meta={"sample": 4})
+    assert fig.layout.meta == {"sample": 4}
+    assert figures.heatmap_figure(digits_train.images[4]).layout.meta is None
 
 
 def test_vector_without_mark_has_two_traces(digits_train):

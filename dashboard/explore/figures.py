@@ -150,38 +150,47 @@ def _cell_layer(rows: np.ndarray, cols: np.ndarray, values: np.ndarray, width: i
     )
 
 
-def _mark_cell(fig: go.Figure, pixel: tuple[int, int] | None, shape: tuple[int, int], block: int = 1) -> None:
+def _mark_shape(pixel: tuple[int, int] | None, shape: tuple[int, int], block: int = 1) -> list[dict]:
+    """The outline of the chosen pixel (of its block, on a downsampled picture), as layout shapes."""
     if pixel is None:
-        return
+        return []
     r, c = pixel
-    if 0 <= r < shape[0] and 0 <= c < shape[1]:
-        # On a downsampled picture, outline the whole block holding the pixel.
-        r0, c0 = (r // block) * block, (c // block) * block
-        fig.add_shape(
-            type="rect", x0=c0 - 0.5, x1=min(c0 + block, shape[1]) - 0.5,
-            y0=r0 - 0.5, y1=min(r0 + block, shape[0]) - 0.5,
-            line={"color": MARK_COLOUR, "width": 3}, name="marked pixel",
-        )
+    if not (0 <= r < shape[0] and 0 <= c < shape[1]):
+        return []
+    r0, c0 = (r // block) * block, (c // block) * block
+    return [{"type": "rect", "x0": c0 - 0.5, "x1": min(c0 + block, shape[1]) - 0.5,
+             "y0": r0 - 0.5, "y1": min(r0 + block, shape[0]) - 0.5,
+             "line": {"color": MARK_COLOUR, "width": 3}, "name": "marked pixel"}]
 
 
-def image_axes(fig: go.Figure, shape: tuple[int, int], size_px: int,
-               rows: slice | None = None, cols: slice | None = None) -> None:
-    """Square pixels, row 0 at the top, column numbers on top, no drag (clicks select).
+def image_layout(shape: tuple[int, int], size_px: int,
+                 rows: slice | None = None, cols: slice | None = None) -> dict:
+    """Layout of an image figure: square pixels, row 0 at the top, column numbers on top,
+    no drag (clicks select). ``rows`` / ``cols`` limit the axes to a window of the image
+    (in its own coordinates).
 
-    ``rows`` / ``cols`` limit the axes to a window of the image (in its own coordinates).
+    The figures here are built in one ``go.Figure(data, layout)`` call: each
+    ``update_layout`` / ``update_xaxes`` / ``add_shape`` afterwards walks and validates
+    the figure again, and those calls were most of a new sample's cost on the server.
     """
     h, w = shape
     rows = rows or slice(0, h)
     cols = cols or slice(0, w)
-    fig.update_xaxes(range=[cols.start - 0.5, cols.stop - 0.5], constrain="domain", showgrid=False,
-                     zeroline=False, side="top")
-    fig.update_yaxes(range=[rows.stop - 0.5, rows.start - 0.5], scaleanchor="x", constrain="domain",
-                     showgrid=False, zeroline=False)
-    fig.update_layout(
-        height=size_px, margin={"l": 40, "r": 10, "t": 40, "b": 10},  # room for row numbers
-        hovermode="closest", hoverdistance=-1, dragmode=False, clickmode="event+select",
-        plot_bgcolor="white",
-    )
+    return {
+        "xaxis": {"range": [cols.start - 0.5, cols.stop - 0.5], "constrain": "domain", "showgrid": False,
+                  "zeroline": False, "side": "top"},
+        "yaxis": {"range": [rows.stop - 0.5, rows.start - 0.5], "scaleanchor": "x", "constrain": "domain",
+                  "showgrid": False, "zeroline": False},
+        "height": size_px, "margin": {"l": 40, "r": 10, "t": 40, "b": 10},  # room for row numbers
+        "hovermode": "closest", "hoverdistance": -1, "dragmode": False, "clickmode": "event+select",
+        "plot_bgcolor": "white",
+    }
+
+
+def image_axes(fig: go.Figure, shape: tuple[int, int], size_px: int,
+               rows: slice | None = None, cols: slice | None = None) -> None:
+    """Apply :func:`image_layout` to an existing figure."""
+    fig.update_layout(image_layout(shape, size_px, rows, cols))
 
 
 def downsample(image: np.ndarray, block: int) -> np.ndarray:
@@ -205,6 +214,7 @@ def heatmap_figure(
     pixel: tuple[int, int] | None = None,
     size_px: int = 520,
     max_cells: int = HEATMAP_MAX_CELLS,
+    meta: Mapping[str, Any] | None = None,
 ) -> go.Figure:
     """The image as a heatmap with a colour bar, one clickable point per cell, and a marked pixel.
 
@@ -225,6 +235,8 @@ def heatmap_figure(
         Figure height.
     max_cells : int
         Most cells drawn a side.
+    meta : mapping, optional
+        The layout's ``meta`` (e.g. which sample it shows, for the page's own scripts).
 
     Returns
     -------
@@ -248,25 +260,23 @@ def heatmap_figure(
         br, bc = np.divmod(np.arange(hb * wb), wb)
         rows = np.minimum(br * block + block // 2, h - 1)
         cols = np.minimum(bc * block + block // 2, w - 1)
-    fig = go.Figure(
-        go.Heatmap(
-            z=values, x=x, y=y,
-            customdata=(rows * w + cols).reshape(values.shape),
-            colorscale=colorscale,
-            zmin=0,
-            zmax=value_scale,
-            colorbar={"title": {"text": "value"}, "thickness": 14},
-            hoverinfo="skip",
-            name="image",
-        )
+    heat = go.Heatmap(
+        z=values, x=x, y=y,
+        customdata=(rows * w + cols).reshape(values.shape),
+        colorscale=colorscale,
+        zmin=0,
+        zmax=value_scale,
+        colorbar={"title": {"text": "value"}, "thickness": 14},
+        hoverinfo="skip",
+        name="image",
     )
-    fig.add_trace(_cell_layer(rows, cols, values, w, value_scale))
-    _mark_cell(fig, pixel, shape, block)
-    image_axes(fig, shape, size_px)
+    layout = image_layout(shape, size_px)
+    layout["shapes"] = _mark_shape(pixel, shape, block)
+    if meta is not None:
+        layout["meta"] = dict(meta)
     if block > 1:
-        fig.update_layout(title={"text": f"{h}×{w}, drawn in blocks of {block}×{block} (mean)",
-                                 "font": {"size": 12}})
-    return fig
+        layout["title"] = {"text": f"{h}×{w}, drawn in blocks of {block}×{block} (mean)", "font": {"size": 12}}
+    return go.Figure(data=[heat, _cell_layer(rows, cols, values, w, value_scale)], layout=layout)
 
 
 def matrix_figure(
@@ -323,34 +333,31 @@ def matrix_figure(
     cell = int(np.clip(round(cell_px), 12, 96))
     font_px = max(6, int(round(font * cell / cell_px)))
     ys, xs = np.mgrid[rs, cs]
-    fig = go.Figure(
-        go.Heatmap(
-            z=values, x=np.arange(cs.start, cs.stop), y=np.arange(rs.start, rs.stop),
-            text=text,
-            colorscale=colorscale,
-            zmin=0,
-            zmax=value_scale,
-            showscale=False,
-            hoverinfo="skip",
-            xgap=1,
-            ygap=1,
-            name="numbers",
-        )
+    heat = go.Heatmap(
+        z=values, x=np.arange(cs.start, cs.stop), y=np.arange(rs.start, rs.stop),
+        text=text,
+        colorscale=colorscale,
+        zmin=0,
+        zmax=value_scale,
+        showscale=False,
+        hoverinfo="skip",
+        xgap=1,
+        ygap=1,
+        name="numbers",
     )
-    fig.add_trace(_cell_layer(ys, xs, values, w, value_scale))
-    fig.add_layout_image(
-        source=_numbers_uri(numbers_picture(text, colours, cell, font_px)), name="numbers",
-        xref="x", yref="y", x=cs.start - 0.5, y=rs.start - 0.5, sizex=part.shape[1], sizey=part.shape[0],
-        xanchor="left", yanchor="top", sizing="stretch", layer="above",
-    )
-    _mark_cell(fig, pixel, shape)
-    image_axes(fig, shape, size_px, rs, cs)
-    fig.update_layout(plot_bgcolor="#dddddd")
+    layout = image_layout(shape, size_px, rs, cs)
+    layout["images"] = [{
+        "source": _numbers_uri(numbers_picture(text, colours, cell, font_px)), "name": "numbers",
+        "xref": "x", "yref": "y", "x": cs.start - 0.5, "y": rs.start - 0.5, "sizex": part.shape[1],
+        "sizey": part.shape[0], "xanchor": "left", "yanchor": "top", "sizing": "stretch", "layer": "above",
+    }]
+    layout["shapes"] = _mark_shape(pixel, shape)
+    layout["plot_bgcolor"] = "#dddddd"
     if part.shape != shape:
-        fig.update_layout(title={
+        layout["title"] = {
             "text": f"rows {rs.start}–{rs.stop - 1}, columns {cs.start}–{cs.stop - 1} of {h}×{w}",
-            "font": {"size": 12}})
-    return fig
+            "font": {"size": 12}}
+    return go.Figure(data=[heat, _cell_layer(ys, xs, values, w, value_scale)], layout=layout)
 
 
 def vector_figure(
@@ -391,46 +398,44 @@ def vector_figure(
     values = display_values(flat[lo:hi], value_scale)
     fmt = _value_format(value_scale)
     x = np.arange(lo, hi)
-    fig = go.Figure(
-        go.Scatter(
-            x=x, y=values, mode="lines+markers", line={"width": 1, "color": "#1f77b4"}, marker={"size": 3},
-            customdata=np.stack(np.divmod(x, w), axis=1),
-            hovertemplate=("index %{x} (row %{customdata[0]}, column %{customdata[1]})"
-                           f"<br>value %{{y:{fmt}}}<extra></extra>"),
-            name="values", showlegend=False,
-        )
-    )
+    traces = [go.Scatter(
+        x=x, y=values, mode="lines+markers", line={"width": 1, "color": "#1f77b4"}, marker={"size": 3},
+        customdata=np.stack(np.divmod(x, w), axis=1),
+        hovertemplate=("index %{x} (row %{customdata[0]}, column %{customdata[1]})"
+                       f"<br>value %{{y:{fmt}}}<extra></extra>"),
+        name="values", showlegend=False,
+    )]
     # One trace of None-separated segments instead of h-1 shapes: cheaper to draw.
     bounds = np.arange(-(-max(lo, 1) // w) * w, hi, w)
     bx = np.repeat(bounds, 3).astype(object)
     by = np.tile(np.array([0, value_scale, None], dtype=object), len(bounds))
     bx[2::3] = None
-    fig.add_trace(
-        go.Scatter(
-            x=bx, y=by, mode="lines", line={"color": "#999", "width": 1, "dash": "dot"},
-            hoverinfo="skip", name="row boundaries", showlegend=False,
-        )
-    )
+    traces.append(go.Scatter(
+        x=bx, y=by, mode="lines", line={"color": "#999", "width": 1, "dash": "dot"},
+        hoverinfo="skip", name="row boundaries", showlegend=False,
+    ))
+    rows_shown = max(1, (hi - lo) // w)
+    # Built in one go.Figure call (see image_layout).
+    layout = {
+        "xaxis": {"title": {"text": "flattened index (row × %d + column)" % w}, "range": [lo - 1, hi],
+                  "tickmode": "array", "tickvals": np.arange(-(-lo // w) * w, hi + 1, w * max(1, rows_shown // 14))},
+        "yaxis": {"title": {"text": "value"}, "range": [-0.05 * value_scale, 1.08 * value_scale]},
+        "height": height_px, "margin": {"l": 10, "r": 10, "t": 10, "b": 10}, "hovermode": "closest",
+    }
     if index is not None and 0 <= index < n:
         r, c = pixel_of(index, w)
-        fig.add_trace(
-            go.Scatter(
-                x=[index], y=[values[index - lo]], mode="markers",
-                marker={"size": 12, "color": MARK_COLOUR, "symbol": "circle-open", "line": {"width": 3}},
-                hovertemplate=f"pixel ({r}, {c}) = index {index}<extra></extra>", name="marked pixel",
-                showlegend=False,
-            )
-        )
-        fig.add_vline(x=index, line={"color": MARK_COLOUR, "width": 1})
-    rows_shown = max(1, (hi - lo) // w)
-    fig.update_xaxes(title="flattened index (row × %d + column)" % w, range=[lo - 1, hi], tickmode="array",
-                     tickvals=np.arange(-(-lo // w) * w, hi + 1, w * max(1, rows_shown // 14)))
-    fig.update_yaxes(title="value", range=[-0.05 * value_scale, 1.08 * value_scale])
-    fig.update_layout(height=height_px, margin={"l": 10, "r": 10, "t": 10, "b": 10}, hovermode="closest")
+        traces.append(go.Scatter(
+            x=[index], y=[values[index - lo]], mode="markers",
+            marker={"size": 12, "color": MARK_COLOUR, "symbol": "circle-open", "line": {"width": 3}},
+            hovertemplate=f"pixel ({r}, {c}) = index {index}<extra></extra>", name="marked pixel",
+            showlegend=False,
+        ))
+        layout["shapes"] = [{"type": "line", "x0": index, "x1": index, "xref": "x", "y0": 0, "y1": 1,
+                             "yref": "y domain", "line": {"color": MARK_COLOUR, "width": 1}}]
     if (lo, hi) != (0, n):
-        fig.update_layout(title={"text": f"indices {lo:,}–{hi - 1:,} of {n:,}", "font": {"size": 12}},
-                          margin={"t": 30})
-    return fig
+        layout["title"] = {"text": f"indices {lo:,}–{hi - 1:,} of {n:,}", "font": {"size": 12}}
+        layout["margin"]["t"] = 30
+    return go.Figure(data=traces, layout=layout)
 
 
 def clicked_pixel(

@@ -493,8 +493,7 @@ def _inspector(ds: Dataset, *, heatmap: bool = True) -> None:
         st.container(height=420, border=False)  # its place, so the page does not jump
         return
     heat = figures.heatmap_figure(image, value_scale=scale, colorscale=shell.colorscale(), pixel=(r, col),
-                                  size_px=420)
-    heat.update_layout(meta={"sample": sample})  # names what it shows (browser tests, benchmarks)
+                                  size_px=420, meta={"sample": sample})  # names what it shows (tests, benchmarks)
     st.plotly_chart(
         heat,
         key=K_HEATMAP, on_select=partial(_on_pixel_click, K_HEATMAP), selection_mode="points",
