@@ -11,15 +11,18 @@ Linking, and why it is built this way:
   prediction), and a *click* fills the side panel with the sample's image and a
   button to inspect it in Explore: the image is one click away and stays visible
   while the user reads it, which a hover image would not.
-- A box or lasso selection shows its class breakdown here, and one button opens the
-  selected samples in Explore's grid (``dashboard.state.open_in_explore``). The
+- A box or lasso selection shows, beside the map, its count and first thumbnails (a
+  click on one opens the selection in Explore with it inspected) and, under the map,
+  its class breakdown; one button opens all of it in Explore's grid
+  (``dashboard.state.open_in_explore``). The
   selection is kept in session state and in the URL (``msel``, as index ranges,
   when short enough), so Back and a reload keep it.
 - The sample inspected in Explore is marked on the map with a ring.
 - The chart of 60,000 points takes the browser about half a second to build after a
   page switch, and seconds in a new tab (Plotly's script loads first): meanwhile the same
   map is shown as a picture (:func:`map_preview`, a PNG drawn here) in the chart's plot
-  area, framed identically (:func:`map_frame`), and hidden once Plotly has drawn.
+  area, framed identically (:func:`map_frame`), and hidden once Plotly has drawn. In a
+  new tab the first run sends the picture alone and the chart follows once it is painted.
 - No drag mode is set: Streamlit then starts in pan mode, where a click selects a
   point (in box/lasso mode Streamlit turns click-selection off); box and lasso are one
   click away in the chart's toolbar.
@@ -59,6 +62,8 @@ K_SEL_GRID, K_SEL_TILES = "map_sel_grid", "map_sel_tiles"  # the selection's fir
 # count, the buttons and every thumbnail are in view beside the map at 1400x900.
 PREVIEW_TILES, PREVIEW_COLS, PREVIEW_CELL_PX = 12, 4, 48
 K_STACK = "map_stack"
+K_DRAWN = "map_drawn"  # this session's browser has been sent the map's chart once (Plotly is loaded)
+K_FOLLOW = "map_follow"  # this run follows a light first one: keep the picture until the chart covers it
 COLOURS = ("label", "prediction", "correct / wrong", "confidence")
 MAX_URL_CHARS = 1500
 PALETTE = tuple(plotly.colors.qualitative.D3)  # one colour per class (ten; repeats after)
@@ -435,6 +440,12 @@ def _write_selection(indices: np.ndarray) -> None:
     url_state.put_url({URL_SEL: text if len(text) <= MAX_URL_CHARS else None})
 
 
+def _on_picture_painted() -> None:
+    """The light first page's picture is on screen: the rerun this ends draws the chart."""
+    st.session_state[K_DRAWN] = True
+    st.session_state[K_FOLLOW] = True
+
+
 def _ask_open(**kwargs) -> None:
     """Button callback: the run it starts opens Explore (:func:`dashboard.state.open_in_explore`)
     before drawing anything. Drawn after the button, the map's 60,000 points were sent
@@ -562,18 +573,21 @@ def page() -> None:
         state[K_SEL] = sel = {"ds": ds.checksum, "indices": picked}
         _write_selection(picked)
 
-    with right:
-        _selection_panel(ds, sel, preds, conf)
-        _point_panel(ds, preds)
-        st.markdown("**How much class structure each map keeps**")
-        st.caption("10-nearest-neighbour accuracy of the 2-D points (fit on 80% of them, "
-                   "scored on the other 20%); chance is about "
-                   f"{1 / ds.n_classes:.2f}.")
-        rows = []
-        for m in embedding.METHODS:
-            g = pca if m == "pca" else _points(ds.checksum, ds.split, m, ds)
-            rows.append({"method": METHOD_TITLES[m], "kNN accuracy": None if g is None else round(g[1], 3)})
-        st.dataframe(rows, hide_index=True)
+    # A new tab (or a reload) first gets a light page: the picture, no chart. Arriving
+    # together, the chart's message (1.5 MB) and Plotly's script (4.7 MB, compiled on the
+    # browser's one main thread) held the picture's paint back: seen 2.3-5.3 s after
+    # opening the page, though its message was there at 1.7-2.5 s. A hidden watcher says
+    # when the picture is on screen; the rerun it starts draws the chart and the side
+    # panel (its table's script would compete too), as Explore's first page does. Not once
+    # the session's browser has Plotly (the map or Explore's charts drawn), nor without a
+    # browser (AppTest: no headers).
+    light = bool(st.context.headers) and not (state.get(K_DRAWN) or state.get(explore.K_OPENED))
+    follow = bool(state.pop(K_FOLLOW, False))
+    if not light:
+        # Before the chart, which takes the server and the browser longest: the side
+        # panel (a selection's count and thumbnails) is what a box selection waits for.
+        with right:
+            _side_panel(ds, sel, preds, conf, pca)
 
     with left:
         with st.container(key=K_STACK):
@@ -583,20 +597,41 @@ def page() -> None:
             # until the new one replaces it, and 0.2 MB more per run only slowed that down.
             # An empty stand-in keeps the chart the stack's second element, so a rerun
             # updates it in place instead of drawing it anew.
-            if url_state.arrived():
+            if url_state.arrived() or follow:
                 points_key = (len(points), float(np.nansum(np.asarray(points)[::256], dtype=np.float64)))
                 st.html(_preview_html(ds.checksum, ds.split, shown, colour if preds is not None else "label",
                                       run_id if preds is not None else None, points_key, points, ds.labels,
                                       preds, conf))
             else:
                 st.html('<div class="map-preview-none"></div>')
-            fig = map_figure(points, ds.labels, ds.class_names, colour=colour, predictions=preds,
-                             confidence=conf, marked=marked, title=f"{METHOD_TITLES[shown]} of {len(ds):,} samples")
-            st.plotly_chart(fig, key=chart_key, on_select="rerun", selection_mode=("points", "box", "lasso"),
-                            config={"scrollZoom": True, "displaylogo": False})
+            if not light:
+                fig = map_figure(points, ds.labels, ds.class_names, colour=colour, predictions=preds, confidence=conf,
+                                 marked=marked, title=f"{METHOD_TITLES[shown]} of {len(ds):,} samples")
+                st.plotly_chart(fig, key=chart_key, on_select="rerun", selection_mode=("points", "box", "lasso"),
+                                config={"scrollZoom": True, "displaylogo": False})
+                state[K_DRAWN] = True
+        if light:
+            tilegrid.when_painted(selector=f".st-key-{K_STACK} .map-preview img", on_painted=_on_picture_painted)
+            return
         st.caption(f"Drawn in {time.perf_counter() - t0:.2f} s.")
         if sel:
             _breakdown(ds, sel["indices"])
+
+
+def _side_panel(ds: Dataset, sel: dict | None, preds: np.ndarray | None, conf: np.ndarray | None,
+                pca: tuple[np.ndarray, float, float]) -> None:
+    """Beside the map: the selection, the clicked point, and each map's kNN figure."""
+    _selection_panel(ds, sel, preds, conf)
+    _point_panel(ds, preds)
+    st.markdown("**How much class structure each map keeps**")
+    st.caption("10-nearest-neighbour accuracy of the 2-D points (fit on 80% of them, "
+               "scored on the other 20%); chance is about "
+               f"{1 / ds.n_classes:.2f}.")
+    rows = []
+    for m in embedding.METHODS:
+        g = pca if m == "pca" else _points(ds.checksum, ds.split, m, ds)
+        rows.append({"method": METHOD_TITLES[m], "kNN accuracy": None if g is None else round(g[1], 3)})
+    st.dataframe(rows, hide_index=True)
 
 
 def _point_panel(ds: Dataset, preds: np.ndarray | None) -> None:
