@@ -597,7 +597,9 @@ def page() -> None:
             # until the new one replaces it, and 0.2 MB more per run only slowed that down.
             # An empty stand-in keeps the chart the stack's second element, so a rerun
             # updates it in place instead of drawing it anew.
-            if url_state.arrived() or follow:
+            # A light run always sends it: one started by a click before the picture was
+            # painted (a method chosen at once) would otherwise leave the map blank.
+            if url_state.arrived() or follow or light:
                 points_key = (len(points), float(np.nansum(np.asarray(points)[::256], dtype=np.float64)))
                 st.html(_preview_html(ds.checksum, ds.split, shown, colour if preds is not None else "label",
                                       run_id if preds is not None else None, points_key, points, ds.labels,
