@@ -15,7 +15,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 import streamlit as st
 
 from dashboard import shell, state as url_state
-from dashboard.views import datasets, draw, explore, map as map_view, overview, review, runs, train
+from dashboard.views import datasets, draw, explore, map as map_view, overview, review, runs, tilegrid, train
 
 PAGES = (
     # (view, title, url path, icon); the first is the default.
@@ -28,6 +28,9 @@ PAGES = (
     (datasets.page, "Datasets", "datasets", ":material/database:"),
     (draw.page, "Draw", "draw", ":material/draw:"),
 )
+# Pages that draw a light first page in a new tab (by their own rule): the sidebar's
+# widgets wait for its follow-up run.
+LIGHT_FIRST = {"Explore": explore.light_run, "Map": map_view.light_run}
 
 
 def main(start: str | None = None) -> None:
@@ -50,13 +53,18 @@ def main(start: str | None = None) -> None:
     nav = st.navigation(pages, position="hidden")
     links = st.sidebar.container(key="app_nav")
     url_state.begin_run(nav.url_path)
+    st.session_state.pop(tilegrid.K_WATCHING, None)
+    controls = None
     try:
         try:
-            shell.sidebar()
+            light = LIGHT_FIRST.get(nav.title)
+            controls = shell.sidebar(light=light is not None and light())
         except Exception as exc:  # noqa: BLE001 - the page below still renders
             with st.sidebar:
                 shell.show_failure(exc, "The sidebar")
         nav.run()
+        if controls is not None and not st.session_state.get(tilegrid.K_WATCHING):
+            shell.sidebar_controls(controls)  # no follow-up run will come to draw them
     finally:  # after the page, so the links carry what it wrote (also after st.stop)
         nav_links(links, pages, nav)
 

@@ -22,6 +22,7 @@ from functools import partial
 from pathlib import Path
 
 import streamlit as st
+from streamlit.delta_generator import DeltaGenerator
 
 from dashboard import limits, state as url_state
 from dashboard.data.catalog import CATALOG, DIGITS_NAME, DIGITS_TITLE, dataset_names
@@ -41,6 +42,7 @@ UPLOAD_PREFIX = "upload: "
 # Session-state keys owned by the shell.
 K_NAME, K_SPLIT, K_SCALE, K_COLORS = "ds_name", "ds_split", "value_scale", "colorscale"
 K_UPLOADS, K_UPLOAD_SEEN, K_NOTICE, K_SWITCH = "uploads", "upload_seen", "ds_notice", "ds_switch_to"
+K_CONTROLS = "sidebar_controls_drawn"  # this session's sidebar widgets have been drawn once
 
 
 # Every ASCII punctuation character, each of which CommonMark lets a backslash escape.
@@ -208,9 +210,18 @@ def _handle_upload(files) -> None:
     st.rerun()
 
 
-def sidebar() -> None:
+def sidebar(*, light: bool = False) -> DeltaGenerator | None:
     """Draw the sidebar (dataset, split, scale, colours, upload) and make sure the
-    chosen dataset is loaded; falls back to the built-in digits when it cannot be."""
+    chosen dataset is loaded; falls back to the built-in digits when it cannot be.
+
+    ``light``: the page will draw a light first page (a new tab's first run, see
+    Explore). The chosen dataset and the URL are settled as always but, when that
+    dataset is at hand and the session has not drawn the widgets yet, they are not
+    drawn: their lazily loaded scripts held the thumbnails back (~0.4 s on 2 cores);
+    the page's follow-up run draws them.
+    Returns the place they go then (None when drawn): :func:`sidebar_controls`
+    draws them there if the page could not finish its light page.
+    """
     state = st.session_state
     uploads = state.get(K_UPLOADS, {})
     options = [*dataset_names(), *uploads]
@@ -219,13 +230,54 @@ def sidebar() -> None:
         state[K_NAME] = state.pop(K_SWITCH)
     if state.get(K_NAME) not in options:
         state[K_NAME] = DEFAULT_DATASET
+    name = state[K_NAME]
+    if state.get(K_SPLIT) not in _splits(name, uploads):
+        state[K_SPLIT] = _splits(name, uploads)[0]
+    # What the widgets would start at: a light run draws none, and the URL is written from these.
+    state.setdefault(K_SCALE, next(iter(SCALES)))
+    state.setdefault(K_COLORS, COLORSCALES[0])
+    # Only before this session's first controls: a run that leaves out a widget drawn
+    # before makes Streamlit drop its value (the dataset chosen would be forgotten).
+    controls = not (light and not state.get(K_CONTROLS)
+                    and (name in uploads or name == DIGITS_NAME or is_available(name)))
     with st.sidebar:
         st.header("Data")
+        box = st.container()
+    if controls:
+        _widgets(box, options, uploads)
+    # Shown by the run that draws the controls too: a light run's is drawn again right after.
+    notice = state.pop(K_NOTICE, None) if controls else state.get(K_NOTICE)
+    if notice:
+        kind, text = notice
+        getattr(st, kind)(text)
+    if not (name in uploads or name == DIGITS_NAME or is_available(name)):
+        _fetch_or_fall_back(name)
+    if controls:
+        _corrections_toggle(box)  # issue 12: "dataset + corrections" as a dataset like any other
+    st.sidebar.caption(plain(current_dataset().describe()))  # names a user's file
+    url_state.write_url("sidebar", url_state.SIDEBAR_KEYS,
+                        url_state.encode_sidebar(_sidebar_view(), SCALE_CODES, _DEFAULT_VIEW))
+    return None if controls else box
+
+
+def sidebar_controls(box: DeltaGenerator) -> None:
+    """The sidebar's widgets, into ``box`` (what :func:`sidebar` returned), for a light
+    run whose page did not mount its paint watcher (it failed, say): no follow-up run
+    would come to draw them."""
+    uploads = st.session_state.get(K_UPLOADS, {})
+    _widgets(box, [*dataset_names(), *uploads], uploads)
+    _corrections_toggle(box)
+
+
+def _splits(name: str, uploads) -> list[str]:
+    return list(uploads[name]) if name in uploads else ["train", "test"]
+
+
+def _widgets(box: DeltaGenerator, options: list[str], uploads) -> None:
+    st.session_state[K_CONTROLS] = True
+    with box:
         name = st.selectbox("Dataset", options, key=K_NAME, format_func=_title)
-        splits = list(uploads[name]) if name in uploads else ["train", "test"]
-        if state.get(K_SPLIT) not in splits:
-            state[K_SPLIT] = splits[0]
-        st.radio("Split", splits, key=K_SPLIT, horizontal=True)
+        st.radio("Split", _splits(name, uploads), key=K_SPLIT, horizontal=True)
         st.radio("Values", list(SCALES), key=K_SCALE, horizontal=True,
                  help="Show pixel values as stored (0–255) or divided by 255 (0–1), "
                       "as a model is fed them.")
@@ -236,17 +288,7 @@ def sidebar() -> None:
                 help="CSV: label, then one column per pixel. NPZ: images + labels arrays. "
                      "IDX: the image file and its label file together.",
             )
-            _handle_upload(files or [])
-    notice = state.pop(K_NOTICE, None)
-    if notice:
-        kind, text = notice
-        getattr(st, kind)(text)
-    if not (name in uploads or name == DIGITS_NAME or is_available(name)):
-        _fetch_or_fall_back(name)
-    _corrections_toggle()  # issue 12: "dataset + corrections" as a dataset like any other
-    st.sidebar.caption(plain(current_dataset().describe()))  # names a user's file
-    url_state.write_url("sidebar", url_state.SIDEBAR_KEYS,
-                        url_state.encode_sidebar(_sidebar_view(), SCALE_CODES, _DEFAULT_VIEW))
+    _handle_upload(files or [])
 
 
 _DEFAULT_VIEW = url_state.SidebarView(DEFAULT_DATASET, "train", "0–255", COLORSCALES[0])
@@ -319,12 +361,12 @@ def get_split(name: str, split: str) -> Dataset:
 K_CORRECTED = "ds_corrected"
 
 
-def _corrections_toggle() -> None:
+def _corrections_toggle(box: DeltaGenerator) -> None:
     """A sidebar switch to use the label corrections made on the Review page, when there are any."""
     from dashboard.data.corrections import corrections_path
 
     if corrections_path(get_split(current_name(), current_split())).is_file():
-        st.sidebar.toggle("With my label corrections", key=K_CORRECTED,
+        box.toggle("With my label corrections", key=K_CORRECTED,
                           help="Use this split with the relabels and exclusions saved on the "
                                "Review labels page (the original files are never changed).")
 

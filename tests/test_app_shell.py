@@ -131,3 +131,43 @@ def test_a_dashboard_error_is_its_message(shared_data, monkeypatch):
     assert not at.exception
     assert [re.sub(r"\\(.)", r"\1", e.value) for e in at.error] == ["that file has no label column"]
     assert not [e for e in at.expander if "Details" in e.label]  # the user's message needs no trace
+
+
+def _light_overview(monkeypatch, view) -> None:
+    """The overview page drawn by ``view`` as a page with a light first page."""
+    from dashboard import app as app_module
+
+    _replace_page(monkeypatch, "overview", view)
+    monkeypatch.setattr(app_module, "LIGHT_FIRST", {"Dataset overview": lambda: True})
+
+
+def test_a_light_first_page_leaves_the_sidebars_widgets_to_its_follow_up_run(shared_data, monkeypatch):
+    """A page whose light first page mounts the paint watcher: its follow-up run draws the widgets."""
+    from dashboard.views import tilegrid
+    from tests.conftest import real_app
+
+    def light() -> None:
+        tilegrid.when_painted(selector=".nothing", on_painted=lambda: None)
+
+    _light_overview(monkeypatch, light)
+    at = real_app("overview").run()
+    assert not at.exception
+    assert [h.value for h in at.sidebar.header] == ["Data"]
+    assert not at.sidebar.selectbox and not at.sidebar.radio
+    assert "mnist (train): 60,000 images" in page_text(at)  # what the page shows is said
+
+
+def test_a_light_first_page_that_fails_still_gets_the_sidebars_widgets(shared_data, monkeypatch):
+    """No watcher mounted (the page failed first): no follow-up run would come, so the same
+    run draws the widgets, in their place under the heading."""
+    from tests.conftest import real_app
+
+    def broken() -> None:
+        raise KeyError(0)
+
+    _light_overview(monkeypatch, broken)
+    at = real_app("overview").run()
+    assert not at.exception
+    assert at.sidebar.selectbox(key="ds_name").value == "mnist"
+    assert at.sidebar.radio(key="ds_split").value == "train"
+    assert "unexpected problem (KeyError: 0)" in re.sub(r"\\(.)", r"\1", at.error[0].value)

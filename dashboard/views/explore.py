@@ -521,6 +521,11 @@ def _details(ds: Dataset) -> None:
         st.code(frames.vector_text(image, scale, index=k), language=None, wrap_lines=True)
 
 
+def light_run() -> bool:
+    """Whether this run draws the light first page (see :func:`page`)."""
+    return bool(st.context.headers) and not st.session_state.get(K_OPENED)
+
+
 def page() -> None:
     """The Explore page."""
     ds = shell.current_dataset()
@@ -547,8 +552,9 @@ def page() -> None:
     # lost that race). A hidden watcher says when the tiles are on screen (or 3 s have passed),
     # and the rerun that starts draws the rest; it sits outside the grid's fragment (see
     # tilegrid.when_painted). Only with a browser on the other end (it sends headers): a
-    # script run without one (AppTest) draws the whole page at once.
-    light = bool(st.context.headers) and not st.session_state.get(K_OPENED)
+    # script run without one (AppTest) draws the whole page at once. The app leaves the
+    # sidebar's widgets out of such a run too.
+    light = light_run()
     if not inspect_first:
         with grid_col:
             browser(None if light else table_area, overlay)

@@ -495,6 +495,12 @@ def _preview_html(checksum: str, split: str, method: str, colour: str, run_id: s
             '<span>Drawing the interactive map…</span></div>')
 
 
+def light_run() -> bool:
+    """Whether this run draws the light first page (the picture alone, see :func:`page`)."""
+    state = st.session_state
+    return bool(st.context.headers) and not (state.get(K_DRAWN) or state.get(explore.K_OPENED))
+
+
 def page() -> None:
     """Draw the Map page."""
     request = st.session_state.pop(K_OPEN, None)
@@ -580,8 +586,8 @@ def page() -> None:
     # when the picture is on screen; the rerun it starts draws the chart and the side
     # panel (its table's script would compete too), as Explore's first page does. Not once
     # the session's browser has Plotly (the map or Explore's charts drawn), nor without a
-    # browser (AppTest: no headers).
-    light = bool(st.context.headers) and not (state.get(K_DRAWN) or state.get(explore.K_OPENED))
+    # browser (AppTest: no headers). The app leaves the sidebar's widgets out of such a run too.
+    light = light_run()
     follow = bool(state.pop(K_FOLLOW, False))
     if not light:
         # Before the chart, which takes the server and the browser longest: the side

@@ -185,6 +185,9 @@ _painted = st.components.v2.component(
 )
 
 
+K_WATCHING = "tilegrid_watching"  # set by a run that mounts the watcher (the app pops it)
+
+
 def when_painted(
     *, selector: str, on_painted: Callable[[], None], timeout_ms: int = 3000, quiet_ms: int = 1000
 ) -> None:
@@ -200,7 +203,9 @@ def when_painted(
     user's last click, key press or drop, nor while a script runs: the rerun it starts
     names this page, and arriving just after the user's own request it would win over it
     (a Train link clicked at that moment showed Explore again). Hidden: it draws nothing.
+    Sets ``st.session_state[K_WATCHING]``: the app then knows a follow-up run will come.
     """
+    st.session_state[K_WATCHING] = True
     with st.container(key="tilegrid_painted"):
         _painted(key="tilegrid_painted_watch",
                  data={"selector": selector, "timeout": int(timeout_ms), "quiet": int(quiet_ms)},

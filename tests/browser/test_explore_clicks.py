@@ -218,6 +218,7 @@ new MutationObserver(() => {
   mark('tiles', [...document.querySelectorAll('.st-key-explore_grid .tg-tile img')].some(i => i.complete));
   mark('plotly', !!document.querySelector('.js-plotly-plot'));
   mark('table', !!document.querySelector('[data-testid="stDataFrame"]'));
+  mark('sidebar', !!document.querySelector('.st-key-ds_name'));
 }).observe(document, {subtree: true, childList: true, attributes: true});
 """
 
@@ -235,6 +236,41 @@ def test_a_new_tab_shows_the_thumbnails_before_the_charts(app_server, page, mnis
     shown = "() => document.querySelector('.st-key-explore_heatmap .js-plotly-plot').layout.meta.sample"
     assert page.evaluate(shown) == 13
     assert grid_samples(page) == list(range(48))
+    no_exception(page)
+
+
+def test_a_new_tab_draws_the_sidebars_controls_after_the_thumbnails(app_server, page):
+    """The sidebar's widgets (their scripts load lazily, one after another) held a new tab's
+    thumbnails back: they come with the rest of the page. A link's dataset and scale are shown
+    on the light page all the same, and the controls then say what it showed."""
+    page.add_init_script(FIRST_SEEN_JS)
+    page.goto(f"{app_server.url}/?ds=fashion-mnist&scale=1&sample=3")
+    expect(page.locator(f".st-key-explore_heatmap{FRESH} .js-plotly-plot")).to_be_visible(timeout=60_000)
+    expect(page.locator(".st-key-ds_name input")).to_have_value("Fashion-MNIST (Zalando)")
+    expect(page.locator(".st-key-value_scale label:has(input:checked)")).to_have_text("0–1")
+    seen = page.evaluate("window.__seen")
+    assert seen["tiles"] < seen["sidebar"], seen
+    assert page.locator(TILES).first.get_attribute("title").endswith("(label 9)")  # Fashion-MNIST's #0: an ankle boot
+    expect(page.get_by_text(re.compile(r"^fashion-mnist \(train\)"))).to_have_count(2)  # the page and the sidebar
+    assert "ds=fashion-mnist" in page.url and "scale=1" in page.url
+    no_exception(page)
+
+
+def test_a_session_that_chose_a_dataset_keeps_it_on_its_first_explore_page(app_server, page):
+    """Explore's first page in a session that has drawn the sidebar before (here on Train)
+    keeps the sidebar's widgets: a run that left them out would make Streamlit drop their
+    values, and the next run would forget the dataset chosen."""
+    goto_app(page, app_server.url, "train")
+    choose(page, "ds_name", "Fashion-MNIST (Zalando)")
+    expect(page.get_by_text(re.compile(r"^fashion-mnist \(train\)")).first).to_be_visible()
+    wait_idle(page)
+    page.locator(".st-key-app_nav a", has_text="Explore").click()
+    expect(page.locator(f".st-key-explore_heatmap{FRESH} .js-plotly-plot")).to_be_visible(timeout=60_000)
+    page.wait_for_function("() => !document.querySelector('.st-key-tilegrid_painted')", timeout=60_000)
+    wait_idle(page)
+    expect(page.locator(".st-key-ds_name input")).to_have_value("Fashion-MNIST (Zalando)")
+    wait_range(page, r"^showing 1–48 of 60,000 images")
+    assert page.locator(TILES).first.get_attribute("title").endswith("(label 9)")
     no_exception(page)
 
 
