@@ -367,8 +367,8 @@ def _corrections_toggle(box: DeltaGenerator) -> None:
 
     if corrections_path(get_split(current_name(), current_split())).is_file():
         box.toggle("With my label corrections", key=K_CORRECTED,
-                          help="Use this split with the relabels and exclusions saved on the "
-                               "Review labels page (the original files are never changed).")
+                   help="Use this split with the relabels and exclusions saved on the "
+                        "Review labels page (the original files are never changed).")
 
 
 @st.cache_resource(max_entries=4, show_spinner=False)
