@@ -219,6 +219,8 @@ new MutationObserver(() => {
   mark('plotly', !!document.querySelector('.js-plotly-plot'));
   mark('table', !!document.querySelector('[data-testid="stDataFrame"]'));
   mark('sidebar', !!document.querySelector('.st-key-ds_name'));
+  const tile = document.querySelector('.st-key-explore_grid .tg-tile');
+  if (tile && window.__firstTile === undefined) window.__firstTile = tile.title;
 }).observe(document, {subtree: true, childList: true, attributes: true});
 """
 
@@ -250,7 +252,9 @@ def test_a_new_tab_draws_the_sidebars_controls_after_the_thumbnails(app_server, 
     expect(page.locator(".st-key-value_scale label:has(input:checked)")).to_have_text("0–1")
     seen = page.evaluate("window.__seen")
     assert seen["tiles"] < seen["sidebar"], seen
-    assert page.locator(TILES).first.get_attribute("title").endswith("(label 9)")  # Fashion-MNIST's #0: an ankle boot
+    # The first tile the light page drew is Fashion-MNIST's #0 (an ankle boot), not MNIST's (a 5).
+    assert page.evaluate("window.__firstTile") == "sample 0: Ankle boot (label 9)"
+    assert page.locator(TILES).first.get_attribute("title") == "sample 0: Ankle boot (label 9)"
     expect(page.get_by_text(re.compile(r"^fashion-mnist \(train\)"))).to_have_count(2)  # the page and the sidebar
     assert "ds=fashion-mnist" in page.url and "scale=1" in page.url
     no_exception(page)
