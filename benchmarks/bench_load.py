@@ -17,7 +17,9 @@ driven by one headless chromium (one browser context per session):
     Plotly chart, opened the same way (Plotly's script loads with the first chart).
 ``lone``
     One session on Explore (MNIST train, 48 per page): time from clicking
-    "Next" until the range text ("showing 49–96 of ...") changes. Explore opened
+    "Next" until the range text ("showing 49–96 of ...") changes; then, timed per
+    painted frame, until the new thumbnails are on screen and until the page table
+    (which follows them, in its own run) shows the new rows. Explore opened
     in a new tab: until its thumbnails are painted, and until its heatmap is; both as a
     first visit (a fresh browser profile) and as a new tab of a browser that has opened
     the app before (its scripts cached), each beside the one-button page opened the same way.
@@ -97,6 +99,31 @@ CLICK_AND_WAIT = """async ([button, prefix]) => {
 }"""
 IDLE = "() => !document.querySelector('[data-testid=\"stStatusWidget\"]')"
 
+# Click Next and resolve with the milliseconds until the frame (requestAnimationFrame) in
+# which the grid's first tile is the next page's with its picture decoded, and until the
+# one in which the page table's first row is (the table follows the tiles: explore.page_table).
+NEXT_AND_PAINT = """async (button) => {
+    const tile = () => document.querySelector('.st-key-explore_grid .tg-tile');
+    const row = () => { const r = document.querySelectorAll('.st-key-explore_table_box table tr');
+        return r.length > 1 ? r[1].querySelector('td').textContent : null; };
+    const before = tile().dataset.sample;
+    return await new Promise((resolve, reject) => {
+        const got = {};
+        const timer = setTimeout(() => reject(new Error('no new page in 60 s')), 60000);
+        const tick = () => {
+            const now = performance.now() - t0, t = tile();
+            const moved = t && t.dataset.sample !== before;
+            if (got.tiles === undefined && moved && t.querySelector('img').complete) got.tiles = now;
+            if (got.table === undefined && moved && row() === t.dataset.sample) got.table = now;
+            if (got.tiles !== undefined && got.table !== undefined) { clearTimeout(timer); resolve(got); }
+            else requestAnimationFrame(tick);
+        };
+        const t0 = performance.now();
+        document.querySelector(button).click();
+        requestAnimationFrame(tick);
+    });
+}"""
+
 
 MISSED: list[int] = []  # thumbnail clicks whose sample never showed in the inspector
 
@@ -169,6 +196,16 @@ async def open_explore(browser, url: str, dataset: str | None = None):
     await page.locator(f".st-key-explore_heatmap{FRESH} .js-plotly-plot").wait_for(timeout=120_000)
     await wait_idle(page)
     return ctx, page
+
+
+async def painted_page_changes(page, n: int, tiles: list[float], table: list[float]) -> None:
+    """Click Next ``n`` times: ms until the new thumbnails are on screen, and the table's rows."""
+    for _ in range(n):
+        got = await page.evaluate(NEXT_AND_PAINT, f".st-key-explore_next{FRESH} button")
+        tiles.append(got["tiles"])
+        table.append(got["table"])
+        await wait_idle(page)
+        await page.wait_for_timeout(300)  # the table's own run has started by now, or was not needed
 
 
 async def page_changes(page, n: int, out: list[float], deadline: float | None = None) -> None:
@@ -408,6 +445,9 @@ async def run(args) -> dict:
                 await page_changes(page, 2, [])  # warm-up
                 lone_ms: list[float] = []
                 await page_changes(page, args.changes, lone_ms)
+                lone_tiles_ms: list[float] = []
+                lone_table_ms: list[float] = []
+                await painted_page_changes(page, args.changes // 2, lone_tiles_ms, lone_table_ms)
                 # Thumbnail click -> the inspector names the sample (real mouse clicks).
                 lone_inspect_ms: list[float] = []
                 lone_heat_ms: list[float] = []
@@ -464,6 +504,8 @@ async def run(args) -> dict:
     result.update({
         "floor_one_button_page": stats(floor_ms),
         "lone_page_change": stats(lone_ms),
+        "lone_page_change_to_thumbnails_painted": stats(lone_tiles_ms),
+        "lone_page_change_to_table_rows": stats(lone_table_ms),
         "page_change_while_2_train_1_sweep": {**stats(busy_ms), "jobs_at_end": busy_jobs},
         "lone_thumbnail_click_to_inspector": stats(lone_inspect_ms),
         "lone_thumbnail_click_to_heatmap": stats(lone_heat_ms),

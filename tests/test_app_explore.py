@@ -89,6 +89,8 @@ def test_filter_and_paging(mnist_train):
     at.button(key="explore_next").click().run()
     assert showing(at) == (49, 96, len(threes))
     assert grid_samples(at) == threes[48:96].tolist()
+    # No browser to see the tiles painted: the table follows in the same run.
+    assert page_table(at).index.tolist() == threes[48:96].tolist()
     at.button(key="explore_last").click().run()
     last_start = (len(threes) - 1) // 48 * 48
     assert showing(at) == (last_start + 1, len(threes), len(threes))

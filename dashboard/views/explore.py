@@ -4,8 +4,9 @@ Layout: the browser (filter, paging, thumbnail grid) on the left and the
 inspector (sample, pixel, heatmap) beside it on the right, kept in view while
 the grid scrolls; the number grid, the vector and the page table below.
 
-The browser is one ``st.fragment``, so paging reruns only it. Picking a sample
-or a pixel reruns the whole page, because the inspect views depend on them.
+The browser is one ``st.fragment``, so paging reruns only it. The page table is
+another: it follows the thumbnails once they are on screen (see :func:`page_table`).
+Picking a sample or a pixel reruns the whole page, because the inspect views depend on them.
 
 State: the widgets are driven by ``explore_*`` session-state keys, and the view
 as a whole (:class:`dashboard.state.ExploreView`) is kept under ``K_VIEW`` and in
@@ -49,6 +50,7 @@ K_SUBSET_NOTE = "explore_subset_note"
 K_SCROLL = "explore_scroll"  # a counter: bumped when the inspector should come into view
 K_INSPECT_FIRST = "explore_inspect_first"  # this run answers a new sample or pixel: draw the inspector first
 K_OPENED = "explore_opened"  # this session has drawn Explore once (its charts' scripts are in the browser)
+K_DRAWN = "explore_drawn"  # (dataset key, page, filtered indices) the browser drew last: the table's rows
 DEFAULT_PAGE_SIZE = browse.PAGE_SIZES[1]
 SCOPE = "explore"
 
@@ -306,20 +308,19 @@ def _grid(ds: Dataset, page_indices: np.ndarray, sample: int, overlay: model_ove
 
 
 @st.fragment
-def browser(table_area, overlay: model_overlay.Overlay | None = None) -> None:
-    """Filter, page controls, thumbnail grid; the page table goes into ``table_area`` (None: no table)."""
+def browser(overlay: model_overlay.Overlay | None = None, *, light: bool = False) -> None:
+    """Filter, page controls, thumbnail grid (``light``: the first page of a new tab)."""
     if st.session_state.pop(K_APP_RERUN, False):
         st.rerun(scope="app")
     try:  # a fragment rerun does not pass through the page's guard in app.py
-        _browser(table_area, overlay)
+        _browser(overlay, light=light)
     except Exception as exc:  # noqa: BLE001
         shell.show_failure(exc, "The sample browser")
 
 
-def _browser(table_area, overlay: model_overlay.Overlay | None = None) -> None:
+def _browser(overlay: model_overlay.Overlay | None = None, *, light: bool = False) -> None:
     state = st.session_state
     ds = shell.current_dataset()
-    scale = shell.value_scale()
 
     subset = _subset(ds)
     if subset is not None:
@@ -369,17 +370,47 @@ def _browser(table_area, overlay: model_overlay.Overlay | None = None) -> None:
     else:
         st.info("No sample matches the filter.")
 
-    pixel_k = figures.flat_index(int(state[K_ROW]), int(state[K_COL]), ds.shape[1])
-    if table_area is None:  # the first, light run of a session (see page())
-        if not len(page.indices):
-            _on_grid_painted()  # no grid to wait for
-            st.rerun(scope="app")
-        _save(ds)
-        return
-    frame = frames.page_frame(ds.flat(), ds.labels, page.indices, scale, pixel=pixel_k)
-    with table_area:
-        _page_table(ds, frame, page, indices, sample, pixel_k, scale)
+    state[K_DRAWN] = (_ds_key(ds), page, indices)
+    if light and not len(page.indices):  # the first, light run of a session (see page())
+        _on_grid_painted()  # no grid to wait for
+        st.rerun(scope="app")
     _save(ds)
+
+
+def _follow_grid() -> None:
+    pass  # the trigger's rerun of the table's fragment is the point
+
+
+@st.fragment
+def page_table() -> None:
+    """The page the browser drew last, as a table.
+
+    Its own fragment: a page change reruns the browser alone, whose thumbnails then
+    reach the screen without waiting for the table (the data grid's rendering of 48 x 787
+    cells held them back by ~160 ms on a 2-core machine). A hidden watcher here sees the
+    new tiles painted and reruns this fragment, which draws the new page's rows.
+    """
+    try:
+        _table()
+    except Exception as exc:  # noqa: BLE001
+        shell.show_failure(exc, "The page table")
+
+
+def _table() -> None:
+    state = st.session_state
+    ds = shell.current_dataset()
+    drawn = state.get(K_DRAWN)
+    if drawn is None or drawn[0] != _ds_key(ds):
+        return  # the browser has not drawn this set (it failed): nothing to follow
+    _, page, indices = drawn
+    scale = shell.value_scale()
+    sample = int(state.get(K_SAMPLE, 0))
+    pixel_k = figures.flat_index(int(state[K_ROW]), int(state[K_COL]), ds.shape[1])
+    frame = frames.page_frame(ds.flat(), ds.labels, page.indices, scale, pixel=pixel_k)
+    _page_table(ds, frame, page, indices, sample, pixel_k, scale)
+    if st.context.headers:  # a browser on the other end (a script run without one draws each run)
+        tilegrid.when_tiles_change(grid=f".st-key-{K_GRID}", tiles=".tg-tile", shown=page.indices.tolist(),
+                                   on_change=_follow_grid)
 
 
 def _page_table(
@@ -540,7 +571,6 @@ def page() -> None:
     with st.container(key="explore_layout"):
         grid_col, inspect_col = st.columns([3, 2], gap="medium")
     details_area = st.container()
-    table_area = st.container()
     # The browser draws what arrives in script order, each Plotly chart a long task on a
     # slow machine: after a thumbnail or pixel click the inspector goes first (it is what
     # the user waits for), otherwise the thumbnail grid does (a new tab, a page switch).
@@ -557,12 +587,12 @@ def page() -> None:
     light = light_run()
     if not inspect_first:
         with grid_col:
-            browser(None if light else table_area, overlay)
+            browser(overlay, light=light)
     with inspect_col, st.container(key="explore_inspector"):
         _inspector(ds, heatmap=not light)
     if inspect_first:
         with grid_col:
-            browser(None if light else table_area, overlay)
+            browser(overlay, light=light)
     if light:
         # Last on the page: until its hiding style arrives, its empty place shifts nothing.
         tilegrid.when_painted(selector=f".st-key-{K_GRID} .tg-tile img", on_painted=_on_grid_painted)
@@ -572,6 +602,7 @@ def page() -> None:
             model_overlay.inspector(ds, overlay, int(st.session_state[K_SAMPLE]))
         show_similar(ds, int(st.session_state[K_SAMPLE]), key="explore_similar")
         _details(ds)
+    page_table()  # last: the heaviest element to render, after what the user looks at
     scroll = st.session_state.get(K_SCROLL, 0)
     if scroll:
         _scroll_script(scroll)

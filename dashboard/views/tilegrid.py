@@ -127,18 +127,13 @@ def tile_grid(
     return _grid(key=key, data=data, on_clicked_change=on_click)
 
 
-# Polls each frame until every image `data.selector` finds is decoded (or `data.timeout` ms
-# have passed), then sends one trigger after that frame is painted. That trigger's rerun
-# names the page the watcher is on: sent after the user has asked for another page (a link,
-# Back) it would bring them back here. So the watcher stops for good when a link to another
-# page is clicked or the address changes, and otherwise sends only at a quiet moment: no
-# click, key or drop for `data.quiet` ms, no script running, not stale.
-_PAINTED_JS = """
-export default function (component) {
-  const { parentElement, data, setTriggerValue } = component;
-  if (parentElement.__watching) return;
-  parentElement.__watching = true;
-  const t0 = performance.now();
+# Both watchers below send a trigger whose rerun names the page they are on: sent after the
+# user has asked for another page (a link, Back) it would bring them back there, or be applied
+# to the new page's tree. So a watcher stops for good once a link to another page is clicked
+# or the address changes (`gone`), and otherwise sends only at a quiet moment (`quiet`): no
+# click, key or drop for `quietMs`, no script running, not stale.
+_GUARDS_JS = """
+function guards(parentElement, quietMs) {
   const path = window.location.pathname;
   let input = -Infinity;
   let leaving = false;
@@ -152,19 +147,33 @@ export default function (component) {
   kinds.forEach((k) => document.addEventListener(k, touched, true));
   document.addEventListener('click', followed, true);
   window.addEventListener('popstate', touched);
-  const stop = () => {
-    kinds.forEach((k) => document.removeEventListener(k, touched, true));
-    document.removeEventListener('click', followed, true);
-    window.removeEventListener('popstate', touched);
+  return {
+    gone: () => leaving || !parentElement.isConnected || window.location.pathname !== path,
+    quiet: () => performance.now() - input > quietMs
+      && !parentElement.closest('[data-stale="true"]')
+      && !document.querySelector('[data-testid="stStatusWidget"]'),
+    stop: () => {
+      kinds.forEach((k) => document.removeEventListener(k, touched, true));
+      document.removeEventListener('click', followed, true);
+      window.removeEventListener('popstate', touched);
+    },
   };
-  const gone = () => leaving || !parentElement.isConnected || window.location.pathname !== path;
+}
+"""
+
+# Polls each frame until every image `data.selector` finds is decoded (or `data.timeout` ms
+# have passed), then sends one trigger after that frame is painted, at a quiet moment.
+_PAINTED_JS = _GUARDS_JS + """
+export default function (component) {
+  const { parentElement, data, setTriggerValue } = component;
+  if (parentElement.__watching) return;
+  parentElement.__watching = true;
+  const t0 = performance.now();
+  const { gone, quiet, stop } = guards(parentElement, data.quiet);
   const painted = () => {
     const imgs = [...document.querySelectorAll(data.selector)];
     return (imgs.length && imgs.every((i) => i.complete)) || performance.now() - t0 > data.timeout;
   };
-  const quiet = () => performance.now() - input > data.quiet
-    && !parentElement.closest('[data-stale="true"]')
-    && !document.querySelector('[data-testid="stStatusWidget"]');
   const check = () => {
     if (gone()) { stop(); return; }
     if (!(painted() && quiet())) { requestAnimationFrame(check); return; }
@@ -226,3 +235,72 @@ def clicked(value: object, shown: Sequence[int]) -> int | None:
         return None
     sample = int(got)
     return sample if sample in {int(s) for s in shown} else None
+
+
+# Mounted beside something drawn for the grid's page (Explore's page table): every 50 ms it
+# reads which samples the grid's tiles show; once they differ from `data.shown`, their images
+# are decoded and the frame with them is painted, it sends the tiles' samples as a trigger at a
+# quiet moment, once per set of tiles. Its fragment reruns and draws for the page on screen.
+_FOLLOW_JS = _GUARDS_JS + """
+export default function (component) {
+  const { parentElement, data, setTriggerValue } = component;
+  parentElement.__data = data;
+  if (parentElement.__following) return;
+  parentElement.__following = true;
+  const { gone, quiet, stop } = guards(parentElement, data.quiet);
+  let sent = null;
+  const onScreen = () => {
+    const d = parentElement.__data;
+    const grid = document.querySelector(d.grid);
+    const tiles = grid ? [...grid.querySelectorAll(d.tiles)] : [];
+    if (grid && !tiles.length) return null;  // not drawn yet (no grid at all: no samples)
+    const now = tiles.map((b) => b.dataset.sample).join(',');
+    if (now === d.shown.join(',') || now === sent) return null;
+    return tiles.every((b) => [...b.querySelectorAll('img')].every((i) => i.complete)) ? now : null;
+  };
+  const timer = setInterval(() => {
+    if (gone()) { clearInterval(timer); stop(); return; }
+    const now = onScreen();
+    if (now === null || !quiet()) return;
+    requestAnimationFrame(() => setTimeout(() => {  // after the frame with the tiles is painted
+      if (gone() || !quiet() || onScreen() !== now) return;
+      sent = now;
+      setTriggerValue('changed', now);
+    }, 0));
+  }, 50);
+}
+"""
+
+_follow = st.components.v2.component(
+    "dashboard.follow_grid", html="<span hidden></span>", js=_FOLLOW_JS,
+    css=".st-key-tilegrid_follow { display: none; }", isolate_styles=False,
+)
+
+
+def when_tiles_change(
+    *, grid: str, tiles: str, shown: Sequence[int], on_change: Callable[[], None], quiet_ms: int = 150
+) -> None:
+    """Call ``on_change`` once the grid's tiles show other samples than ``shown``, painted.
+
+    Mount it inside the fragment that draws for the grid's page (a click's trigger reruns
+    only that fragment): the grid's fragment then answers a page change with the tiles
+    alone, and this one follows with its heavier part once the tiles are on screen.
+    Hidden: it draws nothing. One per page.
+
+    Parameters
+    ----------
+    grid : str
+        CSS selector of the grid's container; none on the page means no tiles (nothing
+        to show), a container without tiles is one still being drawn.
+    tiles : str
+        CSS selector of the tiles within it (elements with ``data-sample`` holding ``<img>``).
+    shown : sequence of int
+        The samples the caller has drawn for.
+    on_change : callable
+        Called (as a Streamlit callback) before the rerun the change starts.
+    quiet_ms : int
+        Not within this many ms of the user's last click, key press or drop.
+    """
+    data = {"grid": grid, "tiles": tiles, "shown": [int(s) for s in shown], "quiet": int(quiet_ms)}
+    with st.container(key="tilegrid_follow"):
+        _follow(key="tilegrid_follow_watch", data=data, on_changed_change=on_change)

@@ -34,6 +34,16 @@ def click_button(page, key: str) -> None:
     page.locator(f".st-key-{key}{FRESH} button").click()
 
 
+# The page table's first data row's first cell (its "sample" column), from the data grid's
+# accessible table (the grid itself is drawn on a canvas).
+TABLE_FIRST = ("() => { const r = document.querySelectorAll('.st-key-explore_table_box table tr');"
+               " return r.length > 1 ? Number(r[1].querySelector('td').textContent) : null; }")
+
+
+def wait_table_starts(page, first: int) -> None:
+    page.wait_for_function(f"() => ({TABLE_FIRST})() === {first}", timeout=30_000)
+
+
 def test_paging_buttons(app_server, page):
     goto_app(page, app_server.url)
     wait_range(page, r"^showing 1–48 of 60,000 images · page 1 of 1,250")
@@ -42,9 +52,11 @@ def test_paging_buttons(app_server, page):
     click_button(page, "explore_next")
     wait_range(page, r"^showing 49–96 of 60,000 images · page 2 of")
     wait_grid_starts(page, 48)
+    wait_table_starts(page, 48)  # the page table follows the thumbnails
     click_button(page, "explore_last")
     wait_range(page, r"^showing 59,953–60,000 of 60,000 images · page 1,250 of 1,250")
     wait_grid_starts(page, 59_952)
+    wait_table_starts(page, 59_952)
     for key in ("explore_next", "explore_last"):
         expect(page.locator(f".st-key-{key}{FRESH} button")).to_be_disabled()
     click_button(page, "explore_prev")
@@ -57,6 +69,65 @@ def test_paging_buttons(app_server, page):
     n = int(re.search(r"page ([\d,]+) of", text).group(1).replace(",", ""))
     wait_grid_starts(page, (n - 1) * 48)
     assert grid_samples(page) == list(range((n - 1) * 48, n * 48))
+    wait_table_starts(page, (n - 1) * 48)
+    no_exception(page)
+
+
+# Armed before a click: the times (performance.now()) at which the grid's first tile becomes
+# sample `want` with its picture decoded, and at which the page table's first row does.
+ARM_ORDER = """(want) => { window.__order = {}; const o = window.__order;
+  const tick = () => { const now = performance.now();
+    const t = document.querySelector('.st-key-explore_grid .tg-tile');
+    const shown = t && Number(t.dataset.sample) === want && t.querySelector('img').complete;
+    if (o.tiles === undefined && shown) o.tiles = now;
+    if (o.table === undefined && (TABLE_FIRST)() === want) o.table = now;
+    if (o.tiles === undefined || o.table === undefined) requestAnimationFrame(tick); };
+  requestAnimationFrame(tick); }""".replace("TABLE_FIRST", TABLE_FIRST)
+
+
+def test_a_page_change_shows_the_thumbnails_first_then_the_table(app_server, page, mnist_train):
+    """Next (a real click), a page size change, a filter: tiles on screen first, the table after.
+
+    The table is its own fragment, rerun by a hidden watcher once the new tiles are painted
+    and the user is not pressing keys; drawn with the tiles, the data grid's rendering held
+    them back (~160 ms here).
+    """
+    goto_app(page, app_server.url)
+    wait_range(page, r"^showing 1–48 of 60,000")
+    wait_table_starts(page, 0)
+    wait_idle(page)
+    page.evaluate(ARM_ORDER, 48)
+    click_button(page, "explore_next")
+    page.wait_for_function("() => window.__order.tiles !== undefined && window.__order.table !== undefined",
+                           timeout=30_000)
+    order = page.evaluate("() => window.__order")
+    assert order["tiles"] < order["table"], order
+    # While the user keeps pressing keys, the tiles change and the table waits (drawn with
+    # the tiles, as before, it would change with them).
+    click_button(page, "explore_next")
+    wait_grid_starts(page, 96)
+    for _ in range(15):
+        page.keyboard.press("Shift")
+        page.wait_for_timeout(50)
+    assert page.evaluate(TABLE_FIRST) == 48
+    wait_table_starts(page, 96)
+    click_button(page, "explore_prev")
+    wait_grid_starts(page, 48)
+    wait_table_starts(page, 48)
+    expect(page.locator(".st-key-explore_table_box")).to_contain_text(f"pixel{14 * 28 + 14} ◀")
+    labels = page.evaluate("() => [...document.querySelectorAll('.st-key-explore_table_box table tr')]"
+                           ".slice(1, 4).map(r => Number(r.querySelectorAll('td')[2].textContent))")
+    assert labels == mnist_train.labels[48:51].tolist(), labels
+    # A page size change is a page change too; so is a filter (a whole-page run): both followed.
+    choose(page, "explore_page_size", "96")
+    wait_range(page, r"^showing 97–192 of 60,000")  # the page number is kept
+    wait_grid_starts(page, 96)
+    wait_table_starts(page, 96)
+    choose(page, "explore_classes", "7")
+    page.keyboard.press("Escape")
+    sevens = np.flatnonzero(mnist_train.labels == 7)
+    wait_grid_starts(page, int(sevens[0]))
+    wait_table_starts(page, int(sevens[0]))
     no_exception(page)
 
 
