@@ -246,9 +246,18 @@ async def inspect_click(page, position: int, out: list[float], heat: list[float]
     painted frame whose inspect text names the sample; ``heat`` (if given) to the
     frame whose heatmap shows it.
     """
-    tile = page.locator(f".st-key-explore_grid{FRESH} .tg-tile").nth(position)
-    data = int(await tile.get_attribute("data-sample"))
-    await tile.scroll_into_view_if_needed()
+    for attempt in (1, 2):
+        # A run that ends after the page change's text has changed (under load) may rebuild
+        # the tiles between finding one and scrolling to it: then find it again.
+        tile = page.locator(f".st-key-explore_grid{FRESH} .tg-tile").nth(position)
+        data = int(await tile.get_attribute("data-sample"))
+        try:
+            await tile.scroll_into_view_if_needed(timeout=10_000)
+            break
+        except Exception:  # noqa: BLE001 - a detached tile
+            if attempt == 2:
+                raise
+            await wait_idle(page)
     box = await tile.bounding_box()
     x, y = box["x"] + box["width"] / 2, box["y"] + box["height"] / 2
     await wait_idle(page)

@@ -51,6 +51,7 @@ K_SCROLL = "explore_scroll"  # a counter: bumped when the inspector should come 
 K_INSPECT_FIRST = "explore_inspect_first"  # this run answers a new sample or pixel: draw the inspector first
 K_OPENED = "explore_opened"  # this session has drawn Explore once (its charts' scripts are in the browser)
 K_DRAWN = "explore_drawn"  # (dataset key, page, filtered indices) the browser drew last: the table's rows
+K_WHOLE_RUN = "explore_whole_run"  # set by a run of the whole page, popped by the table it draws
 DEFAULT_PAGE_SIZE = browse.PAGE_SIZES[1]
 SCOPE = "explore"
 
@@ -150,17 +151,22 @@ def _apply(view: url_state.ExploreView, *, only_missing: bool = False) -> None:
     state[K_VIEW] = view
 
 
-def _save(ds: Dataset) -> None:
-    """The widgets' values as the view, in session state and in the URL."""
+def _widgets_view(ds: Dataset) -> url_state.ExploreView:
+    """The view the widgets' values make (the selection kept from the saved view)."""
     state = st.session_state
     old = state.get(K_VIEW) or default_view(ds)
-    view = url_state.ExploreView(
+    return url_state.ExploreView(
         classes=tuple(int(c) for c in state.get(K_CLASSES) or ()),
         page=int(state.get(K_PAGE, 0)), per_page=int(state.get(K_SIZE, DEFAULT_PAGE_SIZE)),
         sample=int(state.get(K_SAMPLE, 0)), pixel=(int(state.get(K_ROW, 0)), int(state.get(K_COL, 0))),
         subset=old.subset, ids=old.ids,
     )
-    state[K_VIEW] = view
+
+
+def _save(ds: Dataset) -> None:
+    """The widgets' values as the view, in session state and in the URL."""
+    view = _widgets_view(ds)
+    st.session_state[K_VIEW] = view
     url_state.write_url(SCOPE, url_state.EXPLORE_KEYS, url_state.encode_explore(view, default_view(ds)))
 
 
@@ -400,6 +406,14 @@ def _table() -> None:
     state = st.session_state
     ds = shell.current_dataset()
     drawn = state.get(K_DRAWN)
+    if not state.pop(K_WHOLE_RUN, False) and (
+        drawn is None or drawn[0] != _ds_key(ds) or _widgets_view(ds) != state.get(K_VIEW)
+        or state.get(K_RANDOM) or state.get(K_APP_RERUN)
+    ):
+        # This fragment's own rerun carries a change no part on screen has drawn: the browser
+        # sends the triggers and values of one moment in one request, under this fragment's id
+        # when its watcher's trigger is among them (a Next click was lost so, in a benchmark).
+        st.rerun(scope="app")
     if drawn is None or drawn[0] != _ds_key(ds):
         return  # the browser has not drawn this set (it failed): nothing to follow
     _, page, indices = drawn
@@ -602,6 +616,7 @@ def page() -> None:
             model_overlay.inspector(ds, overlay, int(st.session_state[K_SAMPLE]))
         show_similar(ds, int(st.session_state[K_SAMPLE]), key="explore_similar")
         _details(ds)
+    st.session_state[K_WHOLE_RUN] = True
     page_table()  # last: the heaviest element to render, after what the user looks at
     scroll = st.session_state.get(K_SCROLL, 0)
     if scroll:

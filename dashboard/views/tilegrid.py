@@ -143,7 +143,7 @@ function guards(parentElement, quietMs) {
     const a = e.target instanceof Element && e.target.closest('a[href]');
     if (a && a.target !== '_blank' && new URL(a.href, window.location.href).pathname !== path) leaving = true;
   };
-  const kinds = ['pointerdown', 'keydown', 'change', 'drop'];
+  const kinds = ['pointerdown', 'keydown', 'click', 'change', 'drop'];
   kinds.forEach((k) => document.addEventListener(k, touched, true));
   document.addEventListener('click', followed, true);
   window.addEventListener('popstate', touched);
@@ -152,6 +152,7 @@ function guards(parentElement, quietMs) {
     quiet: () => performance.now() - input > quietMs
       && !parentElement.closest('[data-stale="true"]')
       && !document.querySelector('[data-testid="stStatusWidget"]'),
+    touched,
     stop: () => {
       kinds.forEach((k) => document.removeEventListener(k, touched, true));
       document.removeEventListener('click', followed, true);
@@ -241,13 +242,15 @@ def clicked(value: object, shown: Sequence[int]) -> int | None:
 # reads which samples the grid's tiles show; once they differ from `data.shown`, their images
 # are decoded and the frame with them is painted, it sends the tiles' samples as a trigger at a
 # quiet moment, once per set of tiles. Its fragment reruns and draws for the page on screen.
+# Quiet here means the user has stopped paging for a moment: the table's rendering (~160 ms of
+# the browser's main thread for 48 x 787 cells) does not hold back the tiles of a user still paging.
 _FOLLOW_JS = _GUARDS_JS + """
 export default function (component) {
   const { parentElement, data, setTriggerValue } = component;
   parentElement.__data = data;
   if (parentElement.__following) return;
   parentElement.__following = true;
-  const { gone, quiet, stop } = guards(parentElement, data.quiet);
+  const { gone, quiet, stop, touched } = guards(parentElement, data.quiet);
   let sent = null;
   const onScreen = () => {
     const d = parentElement.__data;
@@ -260,6 +263,7 @@ export default function (component) {
   };
   const timer = setInterval(() => {
     if (gone()) { clearInterval(timer); stop(); return; }
+    if (document.querySelector('[data-testid="stStatusWidget"]')) touched();  // a run counts as input
     const now = onScreen();
     if (now === null || !quiet()) return;
     requestAnimationFrame(() => setTimeout(() => {  // after the frame with the tiles is painted
@@ -278,7 +282,7 @@ _follow = st.components.v2.component(
 
 
 def when_tiles_change(
-    *, grid: str, tiles: str, shown: Sequence[int], on_change: Callable[[], None], quiet_ms: int = 150
+    *, grid: str, tiles: str, shown: Sequence[int], on_change: Callable[[], None], quiet_ms: int = 300
 ) -> None:
     """Call ``on_change`` once the grid's tiles show other samples than ``shown``, painted.
 
@@ -299,7 +303,8 @@ def when_tiles_change(
     on_change : callable
         Called (as a Streamlit callback) before the rerun the change starts.
     quiet_ms : int
-        Not within this many ms of the user's last click, key press or drop.
+        Not within this many ms of the user's last click, key press or drop, or of a
+        script run seen in progress.
     """
     data = {"grid": grid, "tiles": tiles, "shown": [int(s) for s in shown], "quiet": int(quiet_ms)}
     with st.container(key="tilegrid_follow"):
