@@ -394,7 +394,8 @@ def page_table() -> None:
     Its own fragment: a page change reruns the browser alone, whose thumbnails then
     reach the screen without waiting for the table (the data grid's rendering of 48 x 787
     cells held them back by ~160 ms on a 2-core machine). A hidden watcher here sees the
-    new tiles painted and reruns this fragment, which draws the new page's rows.
+    new tiles painted and, once the user has stopped paging for 300 ms, reruns this
+    fragment, which draws the new page's rows.
     """
     try:
         _table()
